@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+//
+// Layering (dependencies only point downwards):
+//   bridgekeeper-helper (setuid) -> BridgeHelper -> BridgeSystem -> CBridgeShims, libcap
+//                                              \-> BridgeACL (pure, stdlib only)
+//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeACL, ArgumentParser
+// The helper never links Foundation or ArgumentParser.
+import PackageDescription
+
+let package = Package(
+    name: "bridgekeeper",
+    products: [
+        .executable(name: "bridgekeeper-helper", targets: ["bridgekeeper-helper"]),
+        .executable(name: "bridgekeeper", targets: ["bridgekeeper"]),
+        .executable(name: "bridgekeeper-bench", targets: ["bridgekeeper-bench"]),
+        .library(name: "BridgeACL", targets: ["BridgeACL"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "BridgeACL"),
+        .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .target(name: "CBridgeShims"),
+        .target(name: "BridgeSystem", dependencies: ["CBridgeShims", "CLibcap"]),
+        .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem"]),
+        .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper"]),
+        .target(name: "BridgeClient", dependencies: ["BridgeSystem", "CBridgeShims"]),
+        .executableTarget(
+            name: "bridgekeeper",
+            dependencies: [
+                "BridgeACL", "BridgeClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient"]),
+        .testTarget(name: "BridgeACLTests", dependencies: ["BridgeACL"]),
+        .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeHelper", "BridgeSystem"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,167 @@
+/// Where a directive came from: the absolute path of the file (bytes) and a 1-based line.
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+    public let path: [UInt8]
+    public let line: Int
+
+    public init(path: [UInt8], line: Int) {
+        self.path = path
+        self.line = line
+    }
+
+    public var description: String { "\(Escaping.escape(path)):\(line)" }
+}
+
+/// What a rule's bridge field names: the keyword `all` or one interface name.
+/// `ALL` (any other case) is a bridge name: keywords are case-sensitive, as in the stock helper.
+public enum BridgeSelector: Hashable, Sendable, CustomStringConvertible {
+    case all
+    case named(InterfaceName)
+
+    public func matches(_ bridge: InterfaceName) -> Bool {
+        switch self {
+        case .all: return true
+        case .named(let name): return name == bridge
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .all: return "all"
+        case .named(let name): return name.description
+        }
+    }
+}
+
+public enum RuleAction: Sendable, Equatable {
+    case allow
+    case deny
+}
+
+/// One `allow` or `deny` line.
+public struct Rule: Hashable, Sendable, CustomStringConvertible {
+    public let action: RuleAction
+    public let bridge: BridgeSelector
+    public let location: SourceLocation
+
+    public init(action: RuleAction, bridge: BridgeSelector, location: SourceLocation) {
+        self.action = action
+        self.bridge = bridge
+        self.location = location
+    }
+
+    /// The rule as it would be written: `allow br0`, `deny all`.
+    public var description: String {
+        "\(action == .allow ? "allow" : "deny") \(bridge)"
+    }
+}
+
+/// One meaningful line of an ACL file.
+public enum Directive: Hashable, Sendable {
+    case rule(Rule)
+    /// `include /absolute/path`; the path is bytes, exactly as written.
+    case include(path: [UInt8], location: SourceLocation)
+}
+
+/// A syntax error: the file and line, and what is wrong there.
+public struct SyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let location: SourceLocation
+    public let message: String
+
+    public var description: String { "\(location): \(message)" }
+}
+
+/// The grammar of `/etc/qemu/bridge.conf` and its includes.
+///
+/// Compatible with the stock helper on ordinary files (keywords `allow`, `deny`, `include`;
+/// `#` comments; blank lines; surrounding whitespace and CRLF ignored; case-sensitive keywords),
+/// and strict where the stock helper is lax, so that a mistake refuses instead of silently
+/// dropping a rule:
+/// - tokens are split on any run of spaces and tabs (stock splits once, at the first space);
+/// - a token starting with `#` after a rule starts a comment (stock makes it part of the name);
+/// - extra tokens are errors (`allow br0 br1` is not a bridge named "br0 br1");
+/// - no line is ever split (stock cuts at 4095 bytes and parses the tail as a new line);
+/// - a NUL byte anywhere is an error (stock truncates the line there);
+/// - include paths must be absolute (stock resolves them against the caller's cwd).
+///
+/// Qualifiers after the bridge name (`user=alice`, `max=4`, `isolated`) are recognised as such
+/// and refused as "not supported yet": the policy extensions slot in here later, and until then
+/// a file written for them fails closed.
+public enum Grammar {
+    /// Flags that are qualifiers without `=`.
+    static let bareQualifiers: Set<[UInt8]> = [Array("isolated".utf8)]
+
+    /// Parses a whole file. Returns the directives in file order, or the first error.
+    public static func parse(_ contents: [UInt8], path: [UInt8]) -> Result<[Directive], SyntaxError> {
+        var directives: [Directive] = []
+        var lineNumber = 0
+        for line in contents.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let location = SourceLocation(path: path, line: lineNumber)
+            switch parseLine(line, location: location) {
+            case .success(let directive?): directives.append(directive)
+            case .success(nil): continue
+            case .failure(let error): return .failure(error)
+            }
+        }
+        return .success(directives)
+    }
+
+    /// Parses one line (without its `\n`). `nil` for blank lines and comments.
+    static func parseLine(_ line: ArraySlice<UInt8>, location: SourceLocation) -> Result<Directive?, SyntaxError> {
+        func fail(_ message: String) -> Result<Directive?, SyntaxError> {
+            .failure(SyntaxError(location: location, message: message))
+        }
+        if line.contains(0) { return fail("the line contains a NUL byte") }
+        var tokens = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).map(trimmed)
+        tokens.removeAll(where: \.isEmpty)
+        if let comment = tokens.firstIndex(where: { $0.first == UInt8(ascii: "#") }) {
+            tokens.removeSubrange(comment...)
+        }
+        guard let keyword = tokens.first else { return .success(nil) }
+        let arguments = tokens.dropFirst()
+
+        switch Array(keyword) {
+        case Array("allow".utf8), Array("deny".utf8):
+            let action: RuleAction = keyword.first == UInt8(ascii: "a") ? .allow : .deny
+            let word = action == .allow ? "allow" : "deny"
+            guard let nameToken = arguments.first else {
+                return fail("'\(word)' needs a bridge name or 'all'")
+            }
+            if let extra = arguments.dropFirst().first {
+                if extra.contains(UInt8(ascii: "=")) || bareQualifiers.contains(Array(extra)) {
+                    return fail("qualifier '\(Escaping.escape(Array(extra), limit: 64))' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')")
+                }
+                return fail("unexpected '\(Escaping.escape(Array(extra), limit: 64))' after the bridge name (one bridge per rule)")
+            }
+            if Array(nameToken) == Array("all".utf8) {
+                return .success(.rule(Rule(action: action, bridge: .all, location: location)))
+            }
+            do {
+                let name = try InterfaceName(validating: nameToken)
+                return .success(.rule(Rule(action: action, bridge: .named(name), location: location)))
+            } catch {
+                return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(error.explanation)")
+            }
+        case Array("include".utf8):
+            guard let path = arguments.first else { return fail("'include' needs an absolute path") }
+            if arguments.count > 1 {
+                return fail("'include' takes exactly one absolute path (paths with spaces are not supported)")
+            }
+            guard path.first == UInt8(ascii: "/") else {
+                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' is relative; write an absolute path")
+            }
+            return .success(.include(path: Array(path), location: location))
+        default:
+            return fail("unknown keyword '\(Escaping.escape(Array(keyword), limit: 64))' (expected allow, deny, include or a # comment)")
+        }
+    }
+
+    /// Removes surrounding whitespace as C's `isspace()` sees it, which covers the `\r` of
+    /// CRLF line ends and stray `\v`/`\f`.
+    static func trimmed(_ token: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || (0x09...0x0D).contains($0) }
+        guard let first = token.firstIndex(where: { !isSpace($0) }),
+              let last = token.lastIndex(where: { !isSpace($0) }) else { return [] }
+        return token[first...last]
+    }
+}

@@ -1,0 +1,93 @@
+/// A network interface name as the kernel sees it: 1...15 bytes, compared byte for byte.
+///
+/// Names are never `String`s here: Swift's `String` equality uses canonical equivalence
+/// (`"é" == "e\u{301}"`) and repairs invalid UTF-8, so two different kernel names could compare
+/// equal. The checks mirror the kernel's `dev_valid_name()`: not empty, shorter than IFNAMSIZ
+/// (16 with the NUL), not `.` or `..`, and no `/`, `:`, whitespace or NUL.
+public struct InterfaceName: Hashable, Sendable, CustomStringConvertible {
+    /// The longest name the kernel accepts (IFNAMSIZ - 1).
+    public static let maximumLength = 15
+
+    public let bytes: [UInt8]
+
+    /// Why a byte string is not an interface name.
+    public enum Problem: Error, Equatable, Sendable {
+        case empty
+        case tooLong(length: Int)
+        case dotName
+        case forbiddenByte(UInt8)
+
+        /// The human-readable reason, used after "bridge name 'X' ...".
+        public var explanation: String {
+            switch self {
+            case .empty: return "is empty"
+            case .tooLong(let length):
+                return "is too long: \(length) bytes (at most \(InterfaceName.maximumLength))"
+            case .dotName: return "is not a valid interface name: '.' and '..' are reserved"
+            case .forbiddenByte(let byte):
+                let what: String
+                switch byte {
+                case 0: what = "a NUL byte"
+                case UInt8(ascii: "/"): what = "'/'"
+                case UInt8(ascii: ":"): what = "':'"
+                default: what = "whitespace (\(Escaping.hexByte(byte)))"
+                }
+                return "is not a valid interface name: it contains \(what)"
+            }
+        }
+    }
+
+    /// Validates `bytes` like the kernel's `dev_valid_name()`; never truncates.
+    public init(validating bytes: some Collection<UInt8>) throws(Problem) {
+        let bytes = Array(bytes)
+        if bytes.isEmpty { throw .empty }
+        if bytes.count > Self.maximumLength { throw .tooLong(length: bytes.count) }
+        if bytes == [0x2E] || bytes == [0x2E, 0x2E] { throw .dotName }
+        if let bad = bytes.first(where: Self.isForbidden) { throw .forbiddenByte(bad) }
+        self.bytes = bytes
+    }
+
+    /// The kernel rejects '/', ':' and anything `isspace()` accepts in the C locale, plus NUL.
+    static func isForbidden(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0, UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: " "), 0x09...0x0D: return true
+        default: return false
+        }
+    }
+
+    /// Printable form with every byte outside printable ASCII escaped.
+    public var description: String { Escaping.escape(bytes) }
+}
+
+/// Escaping for everything that reaches a terminal or a log: bytes outside printable ASCII,
+/// the backslash and the single quote become `\xNN`, so a name or a file line can never start a
+/// new line, move the cursor (ESC, C1 controls such as `\xc2\x9b`) or fake a `key=value` field
+/// boundary inside quotes.
+public enum Escaping {
+    public static func escape(_ bytes: some Sequence<UInt8>) -> String {
+        var out = ""
+        for byte in bytes {
+            if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\"), byte != UInt8(ascii: "'") {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += hexByte(byte)
+            }
+        }
+        return out
+    }
+
+    /// Escapes at most `limit` bytes and marks the rest as elided, so a 1 MiB argument cannot
+    /// flood the terminal.
+    public static func escape(_ bytes: [UInt8], limit: Int) -> String {
+        if bytes.count <= limit { return escape(bytes) }
+        return escape(bytes.prefix(limit)) + "..."
+    }
+
+    static func hexByte(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef".unicodeScalars)
+        var out = "\\x"
+        out.unicodeScalars.append(digits[Int(byte >> 4)])
+        out.unicodeScalars.append(digits[Int(byte & 0x0F)])
+        return out
+    }
+}

@@ -1,0 +1,30 @@
+import Glibc
+
+/// The helper's only output paths. stdout is written only for --help/--version: QEMU's stdout
+/// may be the guest's serial console.
+public enum Diagnostics {
+    /// Writes `message` and a newline to stderr (fd 2) and exits 1. Callers escape anything that
+    /// came from input (names, file contents) with `Escaping.escape`, so this is one line.
+    public static func fail(_ message: String) -> Never {
+        write(message + "\n", to: 2)
+        exit(1)
+    }
+
+    public static func printAndExit(_ text: String) -> Never {
+        write(text, to: 1)
+        exit(0)
+    }
+
+    static func write(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

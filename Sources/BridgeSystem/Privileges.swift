@@ -1,0 +1,184 @@
+import CBridgeShims
+import CLibcap
+import Glibc
+
+/// The caller's identity, captured before anything changes.
+public struct Credentials: Equatable, Sendable {
+    public let realUser: uid_t, effectiveUser: uid_t, savedUser: uid_t
+    public let realGroup: gid_t, effectiveGroup: gid_t, savedGroup: gid_t
+
+    public static func current() -> Credentials {
+        var ru: uid_t = 0, eu: uid_t = 0, su: uid_t = 0
+        var rg: gid_t = 0, eg: gid_t = 0, sg: gid_t = 0
+        _ = bk_getresuid(&ru, &eu, &su)
+        _ = bk_getresgid(&rg, &eg, &sg)
+        return Credentials(realUser: ru, effectiveUser: eu, savedUser: su,
+                           realGroup: rg, effectiveGroup: eg, savedGroup: sg)
+    }
+}
+
+/// How the helper got its privilege, which decides how it gives it up (contract §4).
+public enum PrivilegeMode: Equatable, Sendable {
+    /// Installed setuid root and run by an ordinary user: switch to the user, keep CAP_NET_ADMIN.
+    case setuidRoot
+    /// Installed with `setcap cap_net_admin+ep`: already the user, holding CAP_NET_ADMIN.
+    case fileCapability
+    /// Run by root (uid 0): the uid stays; capabilities shrink to CAP_NET_ADMIN anyway.
+    case root
+    /// No privilege at all: a plain copy, a nosuid mount, or no_new_privs set by the caller.
+    case none
+
+    public static func detect(_ credentials: Credentials) -> PrivilegeMode {
+        if credentials.effectiveUser == 0 {
+            return credentials.realUser == 0 ? .root : .setuidRoot
+        }
+        return CapabilitySet.current().permitted(CAP_NET_ADMIN) ? .fileCapability : .none
+    }
+}
+
+/// A snapshot of this thread's capability sets (libcap's `cap_t`).
+public struct CapabilitySet {
+    private let sets: [cap_flag_t: Set<cap_value_t>]
+
+    public static func current() -> CapabilitySet {
+        var sets: [cap_flag_t: Set<cap_value_t>] = [:]
+        guard let caps = cap_get_proc() else { return CapabilitySet(sets: [:]) }
+        defer { _ = cap_free(UnsafeMutableRawPointer(caps)) }
+        for flag in [CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE] {
+            var members = Set<cap_value_t>()
+            for cap in 0..<cap_max_bits() {
+                var value = CAP_CLEAR
+                if cap_get_flag(caps, cap, flag, &value) == 0, value == CAP_SET { members.insert(cap) }
+            }
+            sets[flag] = members
+        }
+        return CapabilitySet(sets: sets)
+    }
+
+    public func permitted(_ cap: Int32) -> Bool { sets[CAP_PERMITTED]?.contains(cap) ?? false }
+    public var permittedSet: Set<cap_value_t> { sets[CAP_PERMITTED] ?? [] }
+    public var effectiveSet: Set<cap_value_t> { sets[CAP_EFFECTIVE] ?? [] }
+    public var inheritableSet: Set<cap_value_t> { sets[CAP_INHERITABLE] ?? [] }
+}
+
+/// Why the privilege drop could not be completed. Always fatal: the helper refuses to go on.
+public struct PrivilegeError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The privilege story of the helper, in the order it happens (contract §4):
+/// `drop(mode:)` once, right after opening /dev/net/tun; `withNetworkAdmin` around the few
+/// calls that need CAP_NET_ADMIN; `dropAll()` before the descriptor leaves the process.
+/// Capabilities are per thread in Linux: the helper stays single-threaded.
+public enum Privileges {
+    static let netAdmin: [cap_value_t] = [CAP_NET_ADMIN]
+
+    /// Reduces the process to the caller's identity plus a permitted (not effective)
+    /// CAP_NET_ADMIN, then checks the result from scratch.
+    public static func drop(mode: PrivilegeMode, caller: Credentials) throws(PrivilegeError) {
+        switch mode {
+        case .none:
+            throw PrivilegeError("bridgekeeper-helper has no privilege: install it setuid root (chown root, chmod 4755) or with 'setcap cap_net_admin+ep' on a filesystem mounted without nosuid; no_new_privs in the caller also disables both")
+        case .setuidRoot:
+            let needed: [(cap_value_t, String)] = [(CAP_SETUID, "cap_setuid"), (CAP_SETGID, "cap_setgid"),
+                                                   (CAP_SETPCAP, "cap_setpcap"), (CAP_NET_ADMIN, "cap_net_admin")]
+            let have = CapabilitySet.current()
+            if let missing = needed.first(where: { !have.permitted($0.0) }) {
+                becomeCallerWithoutCapabilities(caller)
+                throw PrivilegeError("bridgekeeper-helper runs setuid root but \(missing.1) is not available (dropped from the caller's bounding set?); refusing")
+            }
+            try dropBoundingSet()
+            try resetAmbient()
+            guard bk_setresgid(caller.realGroup, caller.realGroup, caller.realGroup) == 0 else {
+                throw PrivilegeError("setresgid: \(Errno.current)")
+            }
+            // cap_setuid(3) sets real, effective and saved uid with keep-caps, raising CAP_SETUID
+            // only for the call; supplementary groups are left alone (group-readable includes).
+            guard cap_setuid(caller.realUser) == 0 else { throw PrivilegeError("cap_setuid: \(Errno.current)") }
+        case .fileCapability:
+            try resetAmbient()
+        case .root:
+            try dropBoundingSet()
+            try resetAmbient()
+        }
+        try setProcessCapabilities(permitted: netAdmin, effective: [])
+        guard bk_prctl(bk_pr_set_no_new_privs, 1) == 0 else { throw PrivilegeError("PR_SET_NO_NEW_PRIVS: \(Errno.current)") }
+        guard bk_prctl(bk_pr_set_dumpable, 0) == 0 else { throw PrivilegeError("PR_SET_DUMPABLE: \(Errno.current)") }
+        try verify(mode: mode, caller: caller, permitted: Set(netAdmin))
+    }
+
+    /// Makes CAP_NET_ADMIN effective, for the few calls that need it.
+    public static func raiseNetworkAdmin() throws(PrivilegeError) {
+        try setProcessCapabilities(permitted: netAdmin, effective: netAdmin)
+    }
+
+    /// Clears the effective set again; CAP_NET_ADMIN stays permitted until `dropAll()`.
+    public static func lowerNetworkAdmin() throws(PrivilegeError) {
+        try setProcessCapabilities(permitted: netAdmin, effective: [])
+    }
+
+    /// Empties every capability set. Done before the TAP descriptor is sent, so whatever runs
+    /// after the hand-off (and anything a bug could reach) holds no capability at all.
+    public static func dropAll() throws(PrivilegeError) {
+        try setProcessCapabilities(permitted: [], effective: [])
+        if !CapabilitySet.current().permittedSet.isEmpty {
+            throw PrivilegeError("capabilities still permitted after dropping them all")
+        }
+    }
+
+    // MARK: - Steps
+
+    /// Fallback when the drop cannot be done properly: become the caller in every uid/gid slot
+    /// (allowed without capabilities, since each target value is already the real one).
+    static func becomeCallerWithoutCapabilities(_ caller: Credentials) {
+        _ = bk_setresgid(caller.realGroup, caller.realGroup, caller.realGroup)
+        _ = bk_setresuid(caller.realUser, caller.realUser, caller.realUser)
+    }
+
+    static func dropBoundingSet() throws(PrivilegeError) {
+        for cap in 0..<cap_max_bits() where cap_get_bound(cap) == 1 {
+            guard cap_drop_bound(cap) == 0 else { throw PrivilegeError("dropping capability \(cap) from the bounding set: \(Errno.current)") }
+        }
+    }
+
+    static func resetAmbient() throws(PrivilegeError) {
+        guard cap_reset_ambient() == 0 else { throw PrivilegeError("clearing the ambient capability set: \(Errno.current)") }
+    }
+
+    static func setProcessCapabilities(permitted: [cap_value_t], effective: [cap_value_t]) throws(PrivilegeError) {
+        guard let caps = cap_init() else { throw PrivilegeError("cap_init: \(Errno.current)") }
+        defer { _ = cap_free(UnsafeMutableRawPointer(caps)) }
+        if !permitted.isEmpty { _ = cap_set_flag(caps, CAP_PERMITTED, Int32(permitted.count), permitted, CAP_SET) }
+        if !effective.isEmpty { _ = cap_set_flag(caps, CAP_EFFECTIVE, Int32(effective.count), effective, CAP_SET) }
+        guard cap_set_proc(caps) == 0 else { throw PrivilegeError("cap_set_proc: \(Errno.current)") }
+    }
+
+    /// Checks the end state from scratch rather than trusting the steps above.
+    static func verify(mode: PrivilegeMode, caller: Credentials, permitted: Set<cap_value_t>) throws(PrivilegeError) {
+        let now = Credentials.current()
+        let expectedUser: uid_t = mode == .root ? 0 : caller.realUser
+        let expectedGroup: gid_t = mode == .root ? caller.realGroup : caller.realGroup
+        guard now.realUser == expectedUser, now.effectiveUser == expectedUser, now.savedUser == expectedUser,
+              now.realGroup == expectedGroup, now.effectiveGroup == expectedGroup, now.savedGroup == expectedGroup else {
+            throw PrivilegeError("privilege drop left unexpected uids/gids")
+        }
+        let caps = CapabilitySet.current()
+        guard caps.permittedSet == permitted, caps.effectiveSet.isEmpty, caps.inheritableSet.isEmpty else {
+            throw PrivilegeError("privilege drop left unexpected capabilities")
+        }
+        for cap in 0..<cap_max_bits() where cap_get_ambient(cap) == 1 {
+            throw PrivilegeError("ambient capability \(cap) still set")
+        }
+        if mode != .fileCapability {
+            for cap in 0..<cap_max_bits() where cap_get_bound(cap) == 1 {
+                throw PrivilegeError("capability \(cap) still in the bounding set")
+            }
+        }
+        guard bk_prctl(bk_pr_get_no_new_privs, 0) == 1 else { throw PrivilegeError("no_new_privs is not set") }
+        if mode != .root && setuid(0) == 0 {
+            // Regaining root must be impossible now; if it is not, stop before doing anything.
+            abort()
+        }
+    }
+}
