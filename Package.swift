@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "BridgeACL"),
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "CBridgeShims"),
-        .target(name: "BridgeSystem", dependencies: ["CBridgeShims", "CLibcap"]),
+        .target(name: "BridgeSystem", dependencies: ["BridgeACL", "CBridgeShims", "CLibcap"]),
         .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem"]),
         .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper"]),
         .target(name: "BridgeClient", dependencies: ["BridgeSystem", "CBridgeShims"]),
