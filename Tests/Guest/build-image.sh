@@ -69,11 +69,12 @@ if ! (cd "$work" && apt-get download "$kpkg" >&2); then
     apt_update_once
     (cd "$work" && apt-get download "$kpkg" >&2) || die "apt-get download $kpkg failed"
 fi
-deb=$(ls "$work"/"$kpkg"_*.deb)
+deb=$(find "$work" -maxdepth 1 -name "${kpkg}_*.deb" | head -n1)
+[ -n "$deb" ] || die "apt-get download $kpkg produced no .deb"
 dpkg -x "$deb" "$work/kernel"
 
-vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-* | head -n1)
-[ -s "$vmlinuz" ] || die "no boot/vmlinuz-* in $kpkg"
+vmlinuz=$(find "$work/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n1)
+[ -s "${vmlinuz:-/nonexistent}" ] || die "no boot/vmlinuz-* in $kpkg"
 kver=${vmlinuz##*/vmlinuz-}
 moddir=$work/kernel/lib/modules/$kver
 [ -d "$moddir" ] || die "no lib/modules/$kver in $kpkg"

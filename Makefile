@@ -1,0 +1,93 @@
+# bridgekeeper: build, install, demo, test, bench.
+# Every target that needs packages installs them first (Debian 12), so the README's two
+# commands work verbatim on a fresh machine as root.
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBEXECDIR ?= $(PREFIX)/libexec
+BINDIR     ?= $(PREFIX)/bin
+ACLDIR     ?= /etc/qemu
+# MODE=setuid (default): helper installed root:root 4755. MODE=caps: 0755 + cap_net_admin+ep.
+MODE       ?= setuid
+# LINK=static (default): one static executable, no loader, no shared libraries (fastest start;
+# nothing to resolve through the environment). LINK=dynamic: static Swift stdlib, dynamic glibc
+# (needed if a later release resolves user names through NSS modules such as sssd/ldap).
+LINK       ?= static
+SWIFT      ?= swift
+
+RELEASE      = -c release --disable-local-rpath
+LINK_static  = -Xswiftc -static-executable
+LINK_dynamic = --static-swift-stdlib
+HELPER_BUILD = .build-helper
+HOOKS_BUILD  = .build-testhooks
+
+HELPER = $(HELPER_BUILD)/release/bridgekeeper-helper
+HOOKS_HELPER = $(HOOKS_BUILD)/release/bridgekeeper-helper
+CLI    = .build/release/bridgekeeper
+BENCH  = .build/release/bridgekeeper-bench
+
+# Packages: build (libcap-dev), run and test (iproute2, setpriv, setcap, strace), the stock
+# helper as the differential oracle and QEMU itself (qemu-system-x86), the guest scenario
+# (dnsmasq-base, busybox-static).
+BUILD_DEPS = libcap-dev pkg-config
+RUN_DEPS   = iproute2 util-linux libcap2-bin
+TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils
+
+.PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test bench clean
+
+all: build
+
+build: helper cli
+
+deps-build:
+	@scripts/ensure-packages.sh $(BUILD_DEPS) $(RUN_DEPS)
+
+deps-test:
+	@scripts/ensure-packages.sh $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS)
+
+helper: deps-build
+	$(SWIFT) build $(RELEASE) $(LINK_$(LINK)) --scratch-path $(HELPER_BUILD) --product bridgekeeper-helper
+
+# The same helper with the test-only pause points compiled in (never installed; see
+# Sources/CBridgeShims: BRIDGEKEEPER_TEST_HOOKS). Release gates check $(HELPER) has none.
+testhooks-helper: deps-build
+	$(SWIFT) build $(RELEASE) $(LINK_$(LINK)) -Xcc -DBRIDGEKEEPER_TEST_HOOKS --scratch-path $(HOOKS_BUILD) --product bridgekeeper-helper
+
+cli: deps-build
+	$(SWIFT) build $(RELEASE) --static-swift-stdlib --product bridgekeeper
+	$(SWIFT) build $(RELEASE) --static-swift-stdlib --product bridgekeeper-bench
+
+install: build
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/bridgekeeper
+ifeq ($(MODE),caps)
+	install -m 0755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
+	setcap cap_net_admin+ep $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
+else ifeq ($(MODE),setuid)
+	install -o root -g root -m 4755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
+else
+	$(error MODE must be setuid or caps)
+endif
+	@if [ -e $(DESTDIR)$(ACLDIR)/bridge.conf ]; then \
+		echo "keeping the existing $(DESTDIR)$(ACLDIR)/bridge.conf"; \
+	else \
+		install -d -m 0755 $(DESTDIR)$(ACLDIR); \
+		install -o root -g root -m 0644 acl/bridge.conf $(DESTDIR)$(ACLDIR)/bridge.conf; \
+		echo "installed the sample $(DESTDIR)$(ACLDIR)/bridge.conf (it allows nothing until you edit it)"; \
+	fi
+
+# Removes the programs; leaves $(ACLDIR)/bridge.conf, which holds the administrator's policy.
+uninstall:
+	rm -f $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper $(DESTDIR)$(BINDIR)/bridgekeeper
+
+demo: build
+	scripts/demo.sh $(if $(GUEST),--guest)
+
+test: deps-test build testhooks-helper
+	scripts/test.sh
+
+bench: deps-test build
+	scripts/bench.sh
+
+clean:
+	rm -rf .build $(HELPER_BUILD) $(HOOKS_BUILD)

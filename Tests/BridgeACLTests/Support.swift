@@ -1,0 +1,101 @@
+import BridgeACL
+import Testing
+
+/// The top-level ACL path the helper reads; tests use it so messages look like the real ones.
+let topLevelPath = "/etc/qemu/bridge.conf"
+
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// `count` copies of `character` (ASCII) as bytes.
+func repeated(_ character: Character, _ count: Int) -> [UInt8] {
+    [UInt8](repeating: character.asciiValue ?? 0, count: count)
+}
+
+func name(_ text: String) throws -> InterfaceName { try InterfaceName(validating: bytes(text)) }
+
+func location(_ path: String, _ line: Int) -> BridgeACL.SourceLocation {
+    BridgeACL.SourceLocation(path: bytes(path), line: line)
+}
+
+/// An in-memory file tree for `PolicyLoader`: every file gets its own identity (device 1, inode
+/// in insertion order) unless it is added as a link to another path. Paths not in the tree load
+/// as `.unavailable`, like a missing or unreadable file.
+struct MemoryACLTree: ACLFileSource {
+    private(set) var files: [[UInt8]: ACLFileLoad] = [:]
+    private var nextInode: UInt64 = 1
+
+    init(_ texts: KeyValuePairs<String, String> = [:]) {
+        for (path, text) in texts { add(path, text) }
+    }
+
+    mutating func add(_ path: String, _ text: String) { add(path, contents: bytes(text)) }
+
+    mutating func add(_ path: String, contents: [UInt8]) {
+        files[bytes(path)] = .contents(contents, identity: FileIdentity(device: 1, inode: nextInode))
+        nextInode += 1
+    }
+
+    /// `path` is another name (hard link, bind mount) for the file at `existing`: same identity.
+    mutating func link(_ path: String, to existing: String) {
+        files[bytes(path)] = files[bytes(existing)]
+    }
+
+    mutating func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(reason) }
+
+    func load(path: [UInt8]) -> ACLFileLoad { files[path] ?? .unavailable }
+}
+
+func loadPolicy(_ tree: MemoryACLTree, limits: ACLLimits = ACLLimits()) -> Result<Policy, PolicyError> {
+    PolicyLoader.load(path: bytes(topLevelPath), from: tree, limits: limits)
+}
+
+/// Loads a single top-level file; records an issue and returns nil if it does not load.
+func singleFilePolicy(_ text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Policy? {
+    switch loadPolicy(MemoryACLTree([topLevelPath: text])) {
+    case .success(let policy): return policy
+    case .failure(let error):
+        Issue.record("policy did not load: \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// A rule as the test expects it: action, bridge (`nil` = the keyword `all`), file and line.
+struct ExpectedRule: Sendable, Equatable, CustomStringConvertible {
+    let action: RuleAction
+    let bridge: [UInt8]?
+    let path: String
+    let line: Int
+
+    static func allow(_ bridge: String, _ path: String = topLevelPath, line: Int) -> ExpectedRule {
+        ExpectedRule(action: .allow, bridge: bytes(bridge), path: path, line: line)
+    }
+    static func deny(_ bridge: String, _ path: String = topLevelPath, line: Int) -> ExpectedRule {
+        ExpectedRule(action: .deny, bridge: bytes(bridge), path: path, line: line)
+    }
+    static func allowAll(_ path: String = topLevelPath, line: Int) -> ExpectedRule {
+        ExpectedRule(action: .allow, bridge: nil, path: path, line: line)
+    }
+    static func denyAll(_ path: String = topLevelPath, line: Int) -> ExpectedRule {
+        ExpectedRule(action: .deny, bridge: nil, path: path, line: line)
+    }
+
+    func rule() throws -> Rule {
+        let selector: BridgeSelector = try bridge.map { .named(try InterfaceName(validating: $0)) } ?? .all
+        return Rule(action: action, bridge: selector, location: location(path, line))
+    }
+
+    var description: String { "\(action) \(bridge.map { Escaping.escape($0) } ?? "<all>") @\(path):\(line)" }
+}
+
+/// SplitMix64: a tiny deterministic generator, so property tests are reproducible from the seed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
