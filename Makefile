@@ -16,7 +16,11 @@ LINK       ?= static
 SWIFT      ?= swift
 
 RELEASE      = -c release --disable-local-rpath
-LINK_static  = -Xswiftc -static-executable
+# The helper imports neither Concurrency nor _StringProcessing; not importing them implicitly keeps
+# libdispatch's start-up work out of the static binary (measured: about 0.06 ms per call).
+NO_IMPLICIT  = -Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module-import \
+               -Xswiftc -Xfrontend -Xswiftc -disable-implicit-string-processing-module-import
+LINK_static  = -Xswiftc -static-executable $(NO_IMPLICIT)
 LINK_dynamic = --static-swift-stdlib
 HELPER_BUILD = .build-helper
 HOOKS_BUILD  = .build-testhooks

@@ -113,7 +113,7 @@ public enum Grammar {
         }
         if line.contains(0) { return fail("the line contains a NUL byte") }
         var tokens = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).map(trimmed)
-        tokens.removeAll(where: \.isEmpty)
+        tokens.removeAll(where: { $0.isEmpty })
         if let comment = tokens.firstIndex(where: { $0.first == UInt8(ascii: "#") }) {
             tokens.removeSubrange(comment...)
         }

@@ -47,10 +47,12 @@ public struct InterfaceName: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    /// The kernel rejects '/', ':' and anything `isspace()` accepts in the C locale, plus NUL.
+    /// The kernel rejects '/', ':', NUL and anything its own `isspace()` accepts. The kernel's
+    /// ctype table (lib/ctype.c) is Latin-1, so 0xA0 (no-break space) is whitespace there too,
+    /// unlike C's `isspace()` in the C locale.
     static func isForbidden(_ byte: UInt8) -> Bool {
         switch byte {
-        case 0, UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: " "), 0x09...0x0D: return true
+        case 0, UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: " "), 0x09...0x0D, 0xA0: return true
         default: return false
         }
     }

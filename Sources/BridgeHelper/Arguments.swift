@@ -69,8 +69,11 @@ public enum HelperCommandLine {
     }
 
     /// Plain decimal digits only, 0...Int32.max.
-    static func parseDescriptor(_ digits: [UInt8]) -> Int32? {
-        guard !digits.isEmpty, digits.count <= 10 else { return nil }
+    static func parseDescriptor(_ written: [UInt8]) -> Int32? {
+        guard !written.isEmpty else { return nil }
+        // Leading zeros are harmless ("007" is 7); the length cap applies to the significant digits.
+        let digits = written.drop(while: { $0 == UInt8(ascii: "0") })
+        guard digits.count <= 10 else { return nil }
         var value: Int64 = 0
         for digit in digits {
             guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }

@@ -19,8 +19,9 @@ public enum Diagnostics {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            let written = bytes.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return Glibc.write(fd, base + offset, raw.count - offset)
             }
             if written < 0 && errno == EINTR { continue }
             if written <= 0 { return }

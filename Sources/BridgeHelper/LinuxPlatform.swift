@@ -31,7 +31,9 @@ public final class LinuxPlatform: HelperPlatform {
             case .permissionDenied where mode == .fileCapability:
                 throw HelperFailure("cannot open \(TunControl.path): Permission denied; the file-capability install needs it mode 0666 (the usual default), or install the helper setuid root")
             default:
-                throw HelperFailure("cannot open \(TunControl.path): \(error.errno)")
+                // `operation` is "open /dev/net/tun" for the open itself, or the check that failed.
+                let detail = error.operation.hasPrefix("open ") ? "\(error.errno)" : error.description
+                throw HelperFailure("cannot open \(TunControl.path): \(detail)")
             }
         }
     }

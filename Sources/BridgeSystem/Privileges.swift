@@ -32,33 +32,34 @@ public enum PrivilegeMode: Equatable, Sendable {
         if credentials.effectiveUser == 0 {
             return credentials.realUser == 0 ? .root : .setuidRoot
         }
-        return CapabilitySet.current().permitted(CAP_NET_ADMIN) ? .fileCapability : .none
+        return CapabilitySet.current().permits(CAP_NET_ADMIN) ? .fileCapability : .none
     }
 }
 
-/// A snapshot of this thread's capability sets (libcap's `cap_t`).
-public struct CapabilitySet {
-    private let sets: [cap_flag_t: Set<cap_value_t>]
+/// A snapshot of this thread's capability sets (libcap's `cap_t`), as bit masks.
+public struct CapabilitySet: Equatable, Sendable {
+    public var permitted: UInt64 = 0
+    public var effective: UInt64 = 0
+    public var inheritable: UInt64 = 0
 
-    public static func current() -> CapabilitySet {
-        var sets: [cap_flag_t: Set<cap_value_t>] = [:]
-        guard let caps = cap_get_proc() else { return CapabilitySet(sets: [:]) }
-        defer { _ = cap_free(UnsafeMutableRawPointer(caps)) }
-        for flag in [CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE] {
-            var members = Set<cap_value_t>()
-            for cap in 0..<cap_max_bits() {
-                var value = CAP_CLEAR
-                if cap_get_flag(caps, cap, flag, &value) == 0, value == CAP_SET { members.insert(cap) }
-            }
-            sets[flag] = members
-        }
-        return CapabilitySet(sets: sets)
+    public static func mask(_ caps: [cap_value_t]) -> UInt64 {
+        caps.reduce(0) { $0 | (1 << UInt64($1)) }
     }
 
-    public func permitted(_ cap: Int32) -> Bool { sets[CAP_PERMITTED]?.contains(cap) ?? false }
-    public var permittedSet: Set<cap_value_t> { sets[CAP_PERMITTED] ?? [] }
-    public var effectiveSet: Set<cap_value_t> { sets[CAP_EFFECTIVE] ?? [] }
-    public var inheritableSet: Set<cap_value_t> { sets[CAP_INHERITABLE] ?? [] }
+    public static func current() -> CapabilitySet {
+        var result = CapabilitySet()
+        guard let caps = cap_get_proc() else { return result }
+        defer { _ = cap_free(UnsafeMutableRawPointer(caps)) }
+        for cap in 0..<min(cap_max_bits(), 64) {
+            var value = CAP_CLEAR
+            if cap_get_flag(caps, cap, CAP_PERMITTED, &value) == 0, value == CAP_SET { result.permitted |= 1 << UInt64(cap) }
+            if cap_get_flag(caps, cap, CAP_EFFECTIVE, &value) == 0, value == CAP_SET { result.effective |= 1 << UInt64(cap) }
+            if cap_get_flag(caps, cap, CAP_INHERITABLE, &value) == 0, value == CAP_SET { result.inheritable |= 1 << UInt64(cap) }
+        }
+        return result
+    }
+
+    public func permits(_ cap: cap_value_t) -> Bool { permitted & (1 << UInt64(cap)) != 0 }
 }
 
 /// Why the privilege drop could not be completed. Always fatal: the helper refuses to go on.
@@ -84,7 +85,7 @@ public enum Privileges {
             let needed: [(cap_value_t, String)] = [(CAP_SETUID, "cap_setuid"), (CAP_SETGID, "cap_setgid"),
                                                    (CAP_SETPCAP, "cap_setpcap"), (CAP_NET_ADMIN, "cap_net_admin")]
             let have = CapabilitySet.current()
-            if let missing = needed.first(where: { !have.permitted($0.0) }) {
+            if let missing = needed.first(where: { !have.permits($0.0) }) {
                 becomeCallerWithoutCapabilities(caller)
                 throw PrivilegeError("bridgekeeper-helper runs setuid root but \(missing.1) is not available (dropped from the caller's bounding set?); refusing")
             }
@@ -105,7 +106,7 @@ public enum Privileges {
         try setProcessCapabilities(permitted: netAdmin, effective: [])
         guard bk_prctl(bk_pr_set_no_new_privs, 1) == 0 else { throw PrivilegeError("PR_SET_NO_NEW_PRIVS: \(Errno.current)") }
         guard bk_prctl(bk_pr_set_dumpable, 0) == 0 else { throw PrivilegeError("PR_SET_DUMPABLE: \(Errno.current)") }
-        try verify(mode: mode, caller: caller, permitted: Set(netAdmin))
+        try verify(mode: mode, caller: caller, permitted: CapabilitySet.mask(netAdmin))
     }
 
     /// Makes CAP_NET_ADMIN effective, for the few calls that need it.
@@ -122,7 +123,7 @@ public enum Privileges {
     /// after the hand-off (and anything a bug could reach) holds no capability at all.
     public static func dropAll() throws(PrivilegeError) {
         try setProcessCapabilities(permitted: [], effective: [])
-        if !CapabilitySet.current().permittedSet.isEmpty {
+        if CapabilitySet.current() != CapabilitySet() {
             throw PrivilegeError("capabilities still permitted after dropping them all")
         }
     }
@@ -137,7 +138,8 @@ public enum Privileges {
     }
 
     static func dropBoundingSet() throws(PrivilegeError) {
-        for cap in 0..<cap_max_bits() where cap_get_bound(cap) == 1 {
+        // Dropping a capability that is already gone succeeds, so no read first.
+        for cap in 0..<cap_max_bits() {
             guard cap_drop_bound(cap) == 0 else { throw PrivilegeError("dropping capability \(cap) from the bounding set: \(Errno.current)") }
         }
     }
@@ -155,16 +157,16 @@ public enum Privileges {
     }
 
     /// Checks the end state from scratch rather than trusting the steps above.
-    static func verify(mode: PrivilegeMode, caller: Credentials, permitted: Set<cap_value_t>) throws(PrivilegeError) {
+    static func verify(mode: PrivilegeMode, caller: Credentials, permitted: UInt64) throws(PrivilegeError) {
         let now = Credentials.current()
         let expectedUser: uid_t = mode == .root ? 0 : caller.realUser
-        let expectedGroup: gid_t = mode == .root ? caller.realGroup : caller.realGroup
+        let expectedGroup = caller.realGroup
         guard now.realUser == expectedUser, now.effectiveUser == expectedUser, now.savedUser == expectedUser,
               now.realGroup == expectedGroup, now.effectiveGroup == expectedGroup, now.savedGroup == expectedGroup else {
             throw PrivilegeError("privilege drop left unexpected uids/gids")
         }
         let caps = CapabilitySet.current()
-        guard caps.permittedSet == permitted, caps.effectiveSet.isEmpty, caps.inheritableSet.isEmpty else {
+        guard caps == CapabilitySet(permitted: permitted, effective: 0, inheritable: 0) else {
             throw PrivilegeError("privilege drop left unexpected capabilities")
         }
         for cap in 0..<cap_max_bits() where cap_get_ambient(cap) == 1 {

@@ -53,7 +53,7 @@ public struct SafeFileReader: ACLFileSource {
     /// opened object: same inode as the lstat, root-owned, not group/other-writable.
     private func openChecked(_ name: [UInt8], in directory: borrowing FileDescriptor, directory isDirectory: Bool,
                              walked: [UInt8], shown: String) -> Opened {
-        let walkedText = Escaping.escape(walked)
+        var walkedText: String { Escaping.escape(walked) }  // built only for a message
         var before = stat()
         let cName = name.map { CChar(bitPattern: $0) } + [0]
         guard fstatat(directory.rawValue, cName, &before, AT_SYMLINK_NOFOLLOW) == 0 else {
@@ -104,7 +104,8 @@ public struct SafeFileReader: ACLFileSource {
             return .refused("\(shown) is larger than \(Self.maximumSize) bytes")
         }
         var contents: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Sized from the file (plus one byte to see EOF), so a small file costs a small buffer.
+        var buffer = [UInt8](repeating: 0, count: min(65536, Int(info.st_size) + 1))
         while true {
             let count = buffer.withUnsafeMutableBytes { raw in
                 retryingOnInterrupt { read(file.rawValue, raw.baseAddress, raw.count) }

@@ -53,7 +53,7 @@ struct Try: ParsableCommand {
         var fields = "helper_exit=\(outcome.exitStatus) helper_stdout_bytes=\(outcome.standardOutput.count)"
         guard let tap = outcome.tap.take() else {
             print("result=refused " + fields)
-            FileHandle.standardOutput.synchronizeFile()
+            fflush(nil)  // the result line must be readable while --hold keeps the TAP open
             throw ExitCode(outcome.exitStatus == 0 ? 3 : 1)
         }
         if persist { _ = bk_tun_set_persist(tap.rawValue, 1) }
@@ -63,7 +63,7 @@ struct Try: ParsableCommand {
             throw ExitCode(3)
         }
         print("result=attached " + fields)
-        FileHandle.standardOutput.synchronizeFile()
+        fflush(nil)  // the result line must be readable while --hold keeps the TAP open
         if holdUntilEOF { _ = FileHandle.standardInput.readDataToEndOfFile() }
         if hold > 0 { usleep(UInt32(hold * 1_000_000)) }
         _ = consume tap
