@@ -31,7 +31,7 @@ read -r line <&"${HOLD[0]}"
 echo "$line" | tr ' ' '\n' | sed 's/^/    /'
 tap=$(echo "$line" | sed -n 's/.*tap=\([^ ]*\).*/\1/p')
 echo "--- while the descriptor is open, the kernel shows:"
-ip -d link show "$tap" | sed 's/^/    /' | grep -E "$tap|bridge_slave|tun type" | head -3
+ip -d link show "$tap" | sed 's/^/    /' | grep -E "$tap|bridge_slave|tun type" | head -3 | cut -c1-120
 echo "    owner uid (sysfs): $(cat "/sys/class/net/$tap/owner")"
 exec {HOLD[1]}>&-
 wait "$HOLD_PID"
