@@ -85,7 +85,8 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper $(DESTDIR)$(BINDIR)/bridgekeeper
 
 demo: build
-	scripts/demo.sh $(if $(GUEST),--guest)
+	scripts/demo.sh
+	$(if $(GUEST),@scripts/ensure-packages.sh $(TEST_DEPS) && Tests/Guest/demo-guest.sh)
 
 test: deps-test build testhooks-helper
 	scripts/test.sh

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The README's first command (`make demo`): bridgekeeper-helper for real, in a throwaway network
 # and mount namespace with a private /etc/qemu and /dev/net/tun. Leaves the host untouched.
-# --guest: also boot a real QEMU guest on the bridge through the helper (Tests/Guest).
+# `make demo GUEST=1` then runs Tests/Guest/demo-guest.sh: a real QEMU guest through the helper.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/Tests/lib/sandbox.sh"
@@ -51,7 +51,3 @@ bk_as_nobody "$cli" try --helper "$helper" --br br0 || echo "    (exit status $?
 
 say "TAPs left in the namespace: $(bk_taps | wc -l). The namespace is now deleted; the host was not touched."
 
-if [ "${1:-}" = --guest ]; then
-    say "A real guest on br0 (QEMU under TCG, DHCP from a LAN namespace)"
-    exec "$root/Tests/Guest/demo-guest.sh"
-fi

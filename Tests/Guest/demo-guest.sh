@@ -3,7 +3,7 @@
 # unprivileged user nobody, with its NIC on bridge br0 through the setuid-installed helper,
 # inside throwaway namespaces; show what the guest saw and the TAP the helper made.
 #
-#   HELPER=/path/to/helper  (default: .build/release/bridgekeeper-helper)
+#   HELPER=/path/to/helper  (default: .build-helper/release/bridgekeeper-helper)
 #
 # This is scenario "guest-setuid" of Tests/Guest/scenarios.sh with its details printed.
 set -euo pipefail

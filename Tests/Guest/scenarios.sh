@@ -4,7 +4,7 @@
 #
 # Usage:  [HELPER=/path/to/helper] Tests/Guest/scenarios.sh [--list] [SCENARIO...]
 #
-#   HELPER       helper binary under test (default: .build/release/bridgekeeper-helper).
+#   HELPER       helper binary under test (default: .build-helper/release/bridgekeeper-helper).
 #                The stock helper works as an oracle: HELPER=/usr/lib/qemu/qemu-bridge-helper
 #   GUEST_CACHE  where the guest kernel and initramfs are built once (default: .build/guest)
 #   BK_LOGDIR    guest consoles, QEMU/helper stderr, dnsmasq and libvirt logs
@@ -107,7 +107,7 @@ outer_main() {
 
     [ "$(id -u)" -eq 0 ] || precondition_fail "must run as root (namespaces, mknod, setuid install)"
 
-    local helper=${HELPER:-$REPO/.build/release/bridgekeeper-helper}
+    local helper=${HELPER:-$REPO/.build-helper/release/bridgekeeper-helper}
     if [ ! -f "$helper" ] || [ ! -x "$helper" ]; then
         precondition_fail "helper binary $helper missing (build it, or set HELPER=/path/to/helper)"
     fi
