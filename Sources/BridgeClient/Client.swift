@@ -272,7 +272,7 @@ extension HelperClient {
                 let path = UnsafePointer(command.path)
                 return argv.withUnsafeMutableBufferPointer { args in
                     environment.withUnsafeMutableBufferPointer { env in
-                        let argvPointer = args.baseAddress!, envPointer = env.baseAddress!
+                        guard let argvPointer = args.baseAddress, let envPointer = env.baseAddress else { return EINVAL }
                         let child = Glibc.fork()
                         if child == 0 {
                             _ = fcntl(socket, F_SETFD, 0)

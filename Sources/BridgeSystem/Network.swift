@@ -157,21 +157,25 @@ public enum HandoffSocket {
     /// Checks that `fd` is an open AF_UNIX stream or seqpacket socket (contract §2): anything
     /// else (a pipe, /dev/null, a UDP socket, a closed number) is refused before any work.
     public static func check(_ fd: BorrowedDescriptor) -> String? {
-        guard let info = try? fd.status() else { return "--fd=\(fd.rawValue) is not an open file descriptor" }
-        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
-            return "--fd=\(fd.rawValue) is not a socket (expected the AF_UNIX socket QEMU passes)"
+        let number = "--fd=\(fd.rawValue)"
+        do throws(SystemError) {
+            guard (try fd.status().st_mode & S_IFMT) == S_IFSOCK else {
+                return "\(number) is not a socket (expected the AF_UNIX socket QEMU passes)"
+            }
+            let domain = try fd.socketOption(SO_DOMAIN)
+            let type = try fd.socketOption(SO_TYPE)
+            guard domain == AF_UNIX,
+                  type == Int32(SOCK_STREAM.rawValue) || type == Int32(SOCK_SEQPACKET.rawValue) else {
+                return "\(number) is not an AF_UNIX stream or seqpacket socket"
+            }
+            if try fd.socketOption(SO_ACCEPTCONN) != 0 {
+                return "\(number) is a listening socket, not a connected one"
+            }
+            return nil
+        } catch {
+            if error.errno.rawValue == EBADF { return "\(number) is not an open file descriptor" }
+            return "\(number): cannot query the socket: \(error.errno)"
         }
-        guard let domain = try? fd.socketOption(SO_DOMAIN), let type = try? fd.socketOption(SO_TYPE) else {
-            return "--fd=\(fd.rawValue): cannot query the socket"
-        }
-        guard domain == AF_UNIX,
-              type == Int32(SOCK_STREAM.rawValue) || type == Int32(SOCK_SEQPACKET.rawValue) else {
-            return "--fd=\(fd.rawValue) is not an AF_UNIX stream or seqpacket socket"
-        }
-        var listening: Int32 = 0
-        if let value = try? fd.socketOption(SO_ACCEPTCONN) { listening = value }
-        if listening != 0 { return "--fd=\(fd.rawValue) is a listening socket, not a connected one" }
-        return nil
     }
 
     /// Sends the TAP descriptor with one data byte (0x00). MSG_NOSIGNAL, and a send timeout so a

@@ -73,8 +73,9 @@ public struct SafeFileReader: ACLFileSource {
         let fd = retryingOnInterrupt { bk_openat(directory.rawValue, cName, flags | O_CLOEXEC) }
         guard fd >= 0 else { return .failed(classify(.current, at: walkedText, shown: shown)) }
         let opened = FileDescriptor(owning: fd)
-        guard let after = try? opened.borrowed.status(),
-              after.st_dev == before.st_dev, after.st_ino == before.st_ino else {
+        let after: stat
+        do { after = try opened.borrowed.status() } catch { return .failed(.refused("\(walkedText): \(error)")) }
+        guard after.st_dev == before.st_dev, after.st_ino == before.st_ino else {
             return .failed(.refused("\(walkedText) changed while it was being checked"))
         }
         if let unsafe = checkOwnership(opened.borrowed, what: walkedText) { return .failed(.refused(unsafe)) }
@@ -88,7 +89,8 @@ public struct SafeFileReader: ACLFileSource {
     }
 
     private func checkOwnership(_ fd: BorrowedDescriptor, what: String) -> String? {
-        guard let info = try? fd.status() else { return "\(what): fstat failed: \(Errno.current)" }
+        let info: stat
+        do { info = try fd.status() } catch { return "\(what): \(error)" }
         if info.st_uid != 0 {
             return "\(what) is owned by uid \(info.st_uid), not root; ACL files and their directories must be root's"
         }
@@ -99,7 +101,8 @@ public struct SafeFileReader: ACLFileSource {
     }
 
     private func readAll(_ file: consuming FileDescriptor, shown: String) -> ACLFileLoad {
-        guard let info = try? file.borrowed.status() else { return .refused("\(shown): fstat failed: \(Errno.current)") }
+        let info: stat
+        do { info = try file.borrowed.status() } catch { return .refused("\(shown): \(error)") }
         if info.st_size > Self.maximumSize {
             return .refused("\(shown) is larger than \(Self.maximumSize) bytes")
         }

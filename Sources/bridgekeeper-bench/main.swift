@@ -118,7 +118,10 @@ func emit(_ fd: Int32, _ text: String) {
     var bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        let n = bytes.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            return write(fd, base + offset, raw.count - offset)
+        }
         if n < 0 && errno == EINTR { continue }
         if n <= 0 { return }
         offset += n
@@ -393,7 +396,10 @@ func sequentialSeries(_ subjects: [Subject], floor: PreparedHelperCommand?, call
             cpu[index].append(outcome.cpu)
             faults[index].append(UInt64(outcome.faults))
         }
-        if let floor, let run = try? HelperClient.timedRun(floor) { floorSamples.append(run.elapsedNanoseconds) }
+        if let floor {
+            // The floor is informational; a failed spawn of /bin/true just leaves a gap in it.
+            do { floorSamples.append(try HelperClient.timedRun(floor).elapsedNanoseconds) } catch {}
+        }
     }
     let teardown = checkCloseAndWait(fds, bridge: bridge)
     for problem in teardown.notOnBridge { subjects[0].noteFailure("TAP not attached to \(bridge): \(problem)") }
