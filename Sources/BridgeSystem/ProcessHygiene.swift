@@ -10,10 +10,9 @@ public enum ProcessHygiene {
         _ = clearenv()
     }
 
-    /// Every signal back to its default action and unblocked, except:
-    /// - SIGPIPE and SIGXFSZ ignored: a vanished peer or a file-size limit becomes an error
-    ///   return (EPIPE, EFBIG) that we handle, never a silent death mid-way;
-    /// Crash signals at their default also keep the Swift runtime's backtracer from looking for a
+    /// Every signal back to its default action and unblocked, and no interval timer, except
+    /// SIGPIPE and SIGXFSZ, which are ignored: a vanished peer or a file-size limit becomes an
+    /// error return (EPIPE, EFBIG) that we handle, never a silent death mid-way. Crash signals at their default also keep the Swift runtime's backtracer from looking for a
     /// helper program relative to argv[0] or the cwd.
     public static func resetSignals() {
         var action = sigaction()
@@ -45,12 +44,12 @@ public enum ProcessHygiene {
     /// Closes every inherited descriptor above 2 except `keep` (the caller's socket), so only the
     /// TAP descriptor can ever cross the socket and nothing inherited leaks into what we open.
     public static func closeInheritedDescriptors(keeping keep: Int32) {
-        if keep > 3 { _ = bk_close_range(3, UInt32(keep - 1)) }
-        if keep >= 2 && keep < Int32.max {
-            _ = bk_close_range(UInt32(max(keep + 1, 3)), UInt32.max)
-        } else {
+        if keep <= 2 {
             _ = bk_close_range(3, UInt32.max)
+            return
         }
+        if keep > 3 { _ = bk_close_range(3, UInt32(keep - 1)) }
+        if keep < Int32.max { _ = bk_close_range(UInt32(keep + 1), UInt32.max) }
     }
 
     /// `cwd` becomes `/`, so nothing can be resolved against a directory the caller chose, and
