@@ -24,7 +24,9 @@ let package = Package(
         .target(name: "CBridgeShims"),
         .target(name: "BridgeSystem", dependencies: ["BridgeACL", "CBridgeShims", "CLibcap"]),
         .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem"]),
-        .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper"]),
+        // CHelperEntry empties the environment before the Swift runtime starts: helper only.
+        .target(name: "CHelperEntry"),
+        .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper", "CHelperEntry"]),
         .target(name: "BridgeClient", dependencies: ["BridgeSystem", "CBridgeShims"]),
         .executableTarget(
             name: "bridgekeeper",

@@ -18,6 +18,7 @@ check "no shared Swift runtime, Foundation or ICU" not bash -c "ldd '$helper' 2>
 check "no dynamic section at all (static executable)" not bash -c "readelf -d '$helper' | grep -q NEEDED"
 check "no test-hook marker in the release binary" not grep -q bridgekeeper-test-hooks-build "$helper"
 check "the test build does carry the marker (the gate can fail)" grep -q bridgekeeper-test-hooks-build "$hooks"
+check "the pre-init hook that empties the environment before the Swift runtime is linked in" bash -c "readelf -S '$helper' | grep -q preinit_array"
 check "no -Ounchecked in the build configuration" not grep -rq -- -Ounchecked "$root/Makefile" "$root/Package.swift"
 check "release build keeps overflow checks (swift build -c release is -O)" grep -q -- "-c release" "$root/Makefile"
 check "no ArgumentParser symbols in the helper" not bash -c "nm '$helper' 2>/dev/null | grep -q ArgumentParser"

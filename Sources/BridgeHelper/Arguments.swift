@@ -13,10 +13,18 @@ public struct HelperArguments: Equatable, Sendable {
     public var useVirtioNetHeader: Bool
     public var bridge: [UInt8]
     public var socket: Int32
+
+    /// The same request with the socket at another descriptor number.
+    public func using(socket: Int32) -> HelperArguments {
+        var copy = self
+        copy.socket = socket
+        return copy
+    }
 }
 
 public enum ArgumentError: Error, Equatable, Sendable {
-    /// argv is empty (argc == 0), as in the polkit CVE-2021-4034 attack.
+    /// argv is empty (argc == 0, or argv[0] is "": the kernel turns an empty argv into {""}),
+    /// as in the polkit CVE-2021-4034 attack.
     case noProgramName
     /// Unknown or missing option, or too many/too long arguments: the usage line.
     case usage
@@ -35,7 +43,8 @@ public enum HelperCommandLine {
     public static let maximumArgumentLength = 8192
 
     public static func parse(_ argv: [[UInt8]]) -> Result<HelperCommand, ArgumentError> {
-        guard !argv.isEmpty else { return .failure(.noProgramName) }
+        // Since Linux 5.18 an empty argv arrives as {""}: an empty program name is the same attack.
+        guard let program = argv.first, !program.isEmpty else { return .failure(.noProgramName) }
         let options = argv.dropFirst()
         guard options.count <= maximumArguments else { return .failure(.usage) }
         var useVnet = false

@@ -21,7 +21,10 @@ public final class LinuxPlatform: HelperPlatform {
     }
 
     public func openTun() throws(HelperFailure) {
-        if mode == .none { return }  // dropPrivileges() explains how to install the helper
+        switch mode {
+        case .none, .userNamespace: return  // dropPrivileges() explains why
+        case .setuidRoot, .fileCapability, .root: break
+        }
         do {
             tun = try TunControl.open()
         } catch {

@@ -171,6 +171,13 @@ public enum HandoffSocket {
             if try fd.socketOption(SO_ACCEPTCONN) != 0 {
                 return "\(number) is a listening socket, not a connected one"
             }
+            // An unconnected stream socket would only fail at sendmsg, after the TAP was made.
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let connected = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd.rawValue, $0, &length) }
+            }
+            if connected != 0 { return "\(number) is a socket that is not connected to a peer" }
             return nil
         } catch {
             if error.errno.rawValue == EBADF { return "\(number) is not an open file descriptor" }

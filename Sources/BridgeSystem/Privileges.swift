@@ -27,13 +27,32 @@ public enum PrivilegeMode: Equatable, Sendable {
     case root
     /// No privilege at all: a plain copy, a nosuid mount, or no_new_privs set by the caller.
     case none
+    /// Inside a user namespace other than the initial one (or unable to tell): uid 0 or
+    /// CAP_NET_ADMIN there is no privilege over the host's network, so the helper does not act.
+    case userNamespace(String)
 
     public static func detect(_ credentials: Credentials) -> PrivilegeMode {
+        if let problem = userNamespaceProblem() { return .userNamespace(problem) }
         if credentials.effectiveUser == 0 {
             return credentials.realUser == 0 ? .root : .setuidRoot
         }
         return CapabilitySet.current().permits(CAP_NET_ADMIN) ? .fileCapability : .none
     }
+}
+
+/// Nil if /proc/self/uid_map is the initial namespace's identity map `0 0 4294967295`; else why
+/// the helper must not act (inside a user namespace, or the map could not be read: fail closed).
+func userNamespaceProblem() -> String? {
+    let fd = bk_open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "cannot read /proc/self/uid_map to rule out a user namespace: \(Errno.current)" }
+    let file = FileDescriptor(owning: fd)
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let count = buffer.withUnsafeMutableBytes { read(file.rawValue, $0.baseAddress, $0.count) }
+    guard count >= 0 else { return "cannot read /proc/self/uid_map to rule out a user namespace: \(Errno.current)" }
+    // An empty map (count 0) is a user namespace whose mapping was never written.
+    let fields = buffer.prefix(count).split(whereSeparator: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 })
+    if fields.map({ Array($0) }) == [Array("0".utf8), Array("0".utf8), Array("4294967295".utf8)] { return nil }
+    return "bridgekeeper-helper was started inside a user namespace, where its privilege does not reach the host's network; run QEMU outside the user namespace"
 }
 
 /// A snapshot of this thread's capability sets (libcap's `cap_t`), as bit masks.
@@ -79,6 +98,8 @@ public enum Privileges {
     /// CAP_NET_ADMIN, then checks the result from scratch.
     public static func drop(mode: PrivilegeMode, caller: Credentials) throws(PrivilegeError) {
         switch mode {
+        case .userNamespace(let problem):
+            throw PrivilegeError(problem)
         case .none:
             throw PrivilegeError("bridgekeeper-helper has no privilege: install it setuid root (chown root, chmod 4755) or with 'setcap cap_net_admin+ep' on a filesystem mounted without nosuid; no_new_privs in the caller also disables both")
         case .setuidRoot:

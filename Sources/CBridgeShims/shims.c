@@ -223,6 +223,10 @@ int bk_openat(int dirfd, const char *path, int flags) {
     return openat(dirfd, path, flags);
 }
 
+extern char **environ;
+static char *bk_no_environment[1] = { NULL };
+void bk_clear_environment(void) { environ = bk_no_environment; }
+
 int bk_getresuid(uid_t *r, uid_t *e, uid_t *s) { return getresuid(r, e, s); }
 int bk_getresgid(gid_t *r, gid_t *e, gid_t *s) { return getresgid(r, e, s); }
 int bk_setresuid(uid_t r, uid_t e, uid_t s) { return setresuid(r, e, s); }

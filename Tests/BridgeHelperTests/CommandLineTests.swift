@@ -35,7 +35,8 @@ func badFD(_ value: String) -> ParseCase {
 let parseCases: [ParseCase] = [
     ParseCase("argc == 0", raw: [], .failure(.noProgramName)),
     ParseCase("program only", [], .failure(.usage)),
-    ParseCase("empty program name only", raw: [[]], .failure(.usage)),
+    ParseCase("argv == {\"\"}, how Linux >= 5.18 delivers an empty argv", raw: [[]], .failure(.noProgramName)),
+    ParseCase("empty program name with options", raw: [[], bytes("--br=br0"), bytes("--fd=3")], .failure(.noProgramName)),
     ParseCase("bridge and fd", ["--br=br0", "--fd=3"], .attach(vnet: false, bridge: bytes("br0"), fd: 3)),
     ParseCase("fd first", ["--fd=3", "--br=br0"], .attach(vnet: false, bridge: bytes("br0"), fd: 3)),
     ParseCase("QEMU -netdev bridge order", ["--use-vnet", "--fd=5", "--br=br0"],

@@ -100,6 +100,10 @@ unsigned int bk_minor(dev_t dev);
 /// SIGRTMAX is a function-like macro.
 int bk_sigrtmax(void);
 
+/// Points environ at an empty list (clearenv() would leave it NULL, which the Swift runtime's
+/// environment scan does not expect).
+void bk_clear_environment(void);
+
 /// A compile-time switch for the test build only: a pause point where an outside observer can
 /// read /proc/PID/status. Release builds are made without BRIDGEKEEPER_TEST_HOOKS and this
 /// returns 0 (see Makefile); nothing at run time (no environment variable) can enable it.
