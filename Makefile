@@ -37,7 +37,7 @@ BUILD_DEPS = libcap-dev pkg-config
 RUN_DEPS   = iproute2 util-linux libcap2-bin
 TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils
 
-.PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test bench clean
+.PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test fuzz bench clean
 
 all: build
 
@@ -90,6 +90,12 @@ demo: build
 
 test: deps-test build testhooks-helper
 	scripts/test.sh
+
+# libFuzzer targets (ACL parser, ACL loader, helper arguments), FUZZ_SECONDS each, after replaying
+# Tests/Fuzz/corpus-regressions/. `make test` runs them for 60 s each.
+FUZZ_SECONDS ?= 300
+fuzz:
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: deps-test build
 	scripts/bench.sh
