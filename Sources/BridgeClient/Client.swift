@@ -19,6 +19,11 @@ public struct HelperRun: ~Copyable {
 /// reaped. `{fd}` in `arguments` is replaced by the socket's descriptor number in the child.
 public enum HelperClient {
     public static func run(helper: String, arguments: [String]) throws(SystemError) -> HelperRun {
+        try run(helper: helper, arguments: arguments.map { Array($0.utf8) })
+    }
+
+    /// Arguments as bytes: names need not be UTF-8 (a `String` would "repair" them).
+    public static func run(helper: String, arguments: [[UInt8]]) throws(SystemError) -> HelperRun {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SystemError("socketpair") }
         let ours = FileDescriptor(owning: pair[0])
@@ -32,9 +37,14 @@ public enum HelperClient {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, errPipe.write.rawValue, 2)
         posix_spawn_file_actions_adddup2(&actions, outPipe.write.rawValue, 1)
-        let argv = [helper] + arguments.map { $0.replacingFD(with: theirs.rawValue) }
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
+        let argv = [Array(helper.utf8)] + arguments.map { replacingFD(in: $0, with: theirs.rawValue) }
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { bytes in
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+            copy[bytes.count] = 0
+            return copy
+        } + [nil]
+        defer { cArgs.forEach { $0?.deallocate() } }
         var environment: [UnsafeMutablePointer<CChar>?] = [nil]
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, helper, &actions, nil, &cArgs, &environment)
@@ -53,6 +63,24 @@ public enum HelperClient {
         let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         return HelperRun(exitStatus: exit, tap: received >= 0 ? FileDescriptor(owning: received) : nil,
                          standardError: stderrBytes, standardOutput: stdoutBytes)
+    }
+
+    /// `{fd}` becomes the descriptor number, at the byte level.
+    static func replacingFD(in bytes: [UInt8], with fd: Int32) -> [UInt8] {
+        let marker = Array("{fd}".utf8)
+        let number = Array(String(fd).utf8)
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            if bytes[index...].starts(with: marker) {
+                out += number
+                index += marker.count
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return out
     }
 
     struct Pipe: ~Copyable {
@@ -112,7 +140,7 @@ public struct TapFacts: Sendable {
         let owner = readText("/sys/class/net/\(name)/owner")
         var link = [CChar](repeating: 0, count: 4096)
         let n = readlink("/sys/class/net/\(name)/master", &link, link.count - 1)
-        let master = n > 0 ? String(decoding: link.prefix(n).map { UInt8(bitPattern: $0) }.split(separator: UInt8(ascii: "/")).last ?? [], as: UTF8.self) : "-"
+        let master = n > 0 ? Escaping.escape(link.prefix(n).map { UInt8(bitPattern: $0) }.split(separator: UInt8(ascii: "/")).last ?? []) : "-"
         let tunFlags = TunFlags(rawValue: flags)
         return TapFacts(name: name, virtioNetHeader: tunFlags.contains(.virtioNetHeader),
                         noPacketInfo: tunFlags.contains(.noPacketInfo), isTap: tunFlags.contains(.tap),
@@ -137,11 +165,6 @@ public struct TapFacts: Sendable {
     }
 }
 
-extension String {
-    func replacingFD(with fd: Int32) -> String {
-        replacing("{fd}", with: String(fd))
-    }
-}
 
 // MARK: - Timed round trips (benchmarks)
 

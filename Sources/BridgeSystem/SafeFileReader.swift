@@ -71,7 +71,11 @@ public struct SafeFileReader: ACLFileSource {
         }
         let flags = isDirectory ? (bk_o_path | O_DIRECTORY | O_NOFOLLOW) : (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
         let fd = retryingOnInterrupt { bk_openat(directory.rawValue, cName, flags | O_CLOEXEC) }
-        guard fd >= 0 else { return .failed(classify(.current, at: walkedText, shown: shown)) }
+        guard fd >= 0 else {
+            // ELOOP from O_NOFOLLOW: it was not a symlink at the lstat, so it was swapped since.
+            if errno == ELOOP { return .failed(.refused("\(walkedText) changed while it was being checked")) }
+            return .failed(classify(.current, at: walkedText, shown: shown))
+        }
         let opened = FileDescriptor(owning: fd)
         let after: stat
         do { after = try opened.borrowed.status() } catch { return .failed(.refused("\(walkedText): \(error)")) }

@@ -47,7 +47,14 @@ struct Try: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let argv = arguments.isEmpty ? (noVnet ? [] : ["--use-vnet"]) + ["--br=\(bridge)", "--fd={fd}"] : arguments
+        // The bridge name and explicit arguments are taken from the raw argv bytes: interface
+        // names need not be UTF-8, and String would replace invalid bytes with U+FFFD.
+        let raw = RawArguments.current()
+        let bridgeBytes = raw.lastValue(of: "--br") ?? Array(bridge.utf8)
+        let explicit = raw.afterSeparator ?? arguments.map { Array($0.utf8) }
+        let argv: [[UInt8]] = explicit.isEmpty
+            ? (noVnet ? [] : [Array("--use-vnet".utf8)]) + [Array("--br=".utf8) + bridgeBytes, Array("--fd={fd}".utf8)]
+            : explicit
         var outcome = try HelperClient.run(helper: helper, arguments: argv)
         FileHandle.standardError.write(Data(outcome.standardError))
         var fields = "helper_exit=\(outcome.exitStatus) helper_stdout_bytes=\(outcome.standardOutput.count)"
@@ -67,5 +74,50 @@ struct Try: ParsableCommand {
         if holdUntilEOF { _ = FileHandle.standardInput.readDataToEndOfFile() }
         if hold > 0 { usleep(UInt32(hold * 1_000_000)) }
         _ = consume tap
+    }
+}
+
+/// The process's argv as bytes, for the options whose values are interface names.
+struct RawArguments {
+    let words: [[UInt8]]
+
+    static func current() -> RawArguments {
+        let words = (0..<Int(CommandLine.argc)).map { index -> [UInt8] in
+            guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
+                                             count: strlen(pointer)))
+        }
+        return RawArguments(words: words)
+    }
+
+    /// Words before a `--` separator.
+    var options: ArraySlice<[UInt8]> {
+        let end = words.firstIndex(of: Array("--".utf8)) ?? words.endIndex
+        return words[..<end]
+    }
+
+    /// Words after the first `--`, or nil if there is none.
+    var afterSeparator: [[UInt8]]? {
+        guard let separator = words.firstIndex(of: Array("--".utf8)) else { return nil }
+        return Array(words[(separator + 1)...])
+    }
+
+    /// The last value of `NAME VALUE` or `NAME=VALUE` among the options.
+    func lastValue(of name: String) -> [UInt8]? {
+        let flag = Array(name.utf8)
+        let prefix = flag + [UInt8(ascii: "=")]
+        var found: [UInt8]?
+        var index = options.startIndex
+        while index < options.endIndex {
+            let word = options[index]
+            if word == flag, index + 1 < options.endIndex {
+                found = options[index + 1]
+                index += 1
+            } else if word.starts(with: prefix) {
+                found = Array(word.dropFirst(prefix.count))
+            }
+            index += 1
+        }
+        return found
     }
 }

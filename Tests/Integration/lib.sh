@@ -283,7 +283,7 @@ it_hold_close() {
 it_pid_of() {
     local p a0
     for p in /proc/[0-9]*; do
-        a0=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n 1)
+        a0=$(tr '\0' '\n' 2>/dev/null <"$p/cmdline" | head -n 1)
         [ "$a0" = "$1" ] && { printf '%s\n' "${p#/proc/}"; return; }
     done
 }
