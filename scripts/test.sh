@@ -47,6 +47,7 @@ run_suite release-gates Tests/release-gates.sh
 run_suite fuzz Tests/Fuzz/run.sh
 run_suite integration Tests/Integration/run.sh
 run_suite guest Tests/Guest/scenarios.sh
+run_suite guest-kernel-devices Tests/Guest/kernel-devices.sh
 
 echo "=== total"
 echo "$total_pass passed, $total_fail failed"
