@@ -212,6 +212,26 @@ it_assert_try() {
     it_expect_no_taps
 }
 
+# it_expect_finished: the last it_run neither timed out nor died of a signal.
+it_expect_finished() {
+    case $IT_RC in
+        124 | 137) it_problem "expected the run to finish within ${IT_TIMEOUT} s, got a timeout (status $IT_RC)" ;;
+        *) [ "$IT_RC" -lt 128 ] || it_problem "expected no signal death, got status $IT_RC" ;;
+    esac
+}
+
+# wait_stopped PID SWITCHES: waits (10 s) until PID is stopped after having run since SWITCHES
+# context switches were counted (so a second stop is not mistaken for the first).
+wait_stopped() {
+    local pid=$1 before=$2 i
+    for ((i = 0; i < 100; i++)); do
+        [ -d "/proc/$pid" ] || return 1
+        if [ "$(it_state "$pid")" = T ] && [ "$(it_switches "$pid")" != "$before" ]; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
 # it_check NAME EXPECT STDERR [KEY=GLOB...] -- COMMAND...: run, assert, report.
 it_check() {
     local name=$1 expect=$2 stderr=$3
@@ -221,6 +241,7 @@ it_check() {
     shift
     it_begin
     it_run "$@"
+    it_expect_finished
     it_assert_try "$expect" "$stderr" "${fields[@]}"
     it_end "$name"
 }

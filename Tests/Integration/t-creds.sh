@@ -28,17 +28,6 @@ NET_ADMIN=0000000000001000
 MY_BND=$(awk '$1 == "CapBnd:" {print $2}' /proc/$$/status)
 MY_GROUPS=$(awk '$1 == "Groups:" {$1 = ""; sub(/^ +/, ""); sub(/ +$/, ""); print}' /proc/$$/status)
 
-# wait_stopped PID SWITCHES: waits (10 s) until PID is stopped after having run since SWITCHES
-# context switches were counted (so a second stop is not mistaken for the first).
-wait_stopped() {
-    local pid=$1 before=$2 i
-    for ((i = 0; i < 100; i++)); do
-        [ -d "/proc/$pid" ] || return 1
-        if [ "$(it_state "$pid")" = T ] && [ "$(it_switches "$pid")" != "$before" ]; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # status_checks PID UIDS GROUPS CAPPRM CAPBND: the common /proc/PID/status expectations.
 status_checks() {

@@ -65,26 +65,7 @@ mode_select() {
     esac
 }
 
-h_timeout_check() {
-    case $IT_RC in
-        124 | 137) it_problem "expected the run to finish within ${IT_TIMEOUT} s, got a timeout (status $IT_RC)" ;;
-        *) [ "$IT_RC" -lt 128 ] || it_problem "expected no signal death, got status $IT_RC" ;;
-    esac
-}
 
-# h_check NAME EXPECT STDERR [KEY=GLOB...] -- COMMAND...: it_check plus the timeout check.
-h_check() {
-    local name=$1 expect=$2 stderr=$3
-    shift 3
-    local fields=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do fields+=("$1"); shift; done
-    shift
-    it_begin
-    it_run "$@"
-    h_timeout_check
-    it_assert_try "$expect" "$stderr" "${fields[@]}"
-    it_end "t-h-devices/$LABEL/$name"
-}
 
 # h_try NAME EXPECT STDERR BRIDGE [KEY=GLOB...]: `bridgekeeper try --br BRIDGE` in this mode.
 # h_escape BYTES: Escaping.escape in shell.
@@ -102,7 +83,7 @@ h_try() {
     local escaped
     escaped=$(h_escape "$bridge")
     [ "$expect" = refused ] || fields=(bridge="${escaped//\\/\\\\}" owner="$UID_A" "${fields[@]}")
-    h_check "$name" "$expect" "$stderr" "${fields[@]}" -- "${AS[@]}" "$CLI" try --helper "$HELPER" --br "$bridge"
+    it_check "$name" "$expect" "$stderr" "${fields[@]}" -- "${AS[@]}" "$CLI" try --helper "$HELPER" --br "$bridge"
 }
 
 # h_esc TEXT: TEXT with every byte outside printable ASCII as \xNN and newlines as \n.
@@ -114,7 +95,7 @@ h_raw() {
     local name=$1 expect=$2 stderr=$3 bridge=$4
     it_begin
     it_run "${AS[@]}" "$BCLIENT" run "$HELPER" --use-vnet "--br=$bridge" '--fd={fd}'
-    h_timeout_check
+    it_expect_finished
     [ -z "$stderr" ] || stderr+=$'\n'
     it_expect stderr "$stderr" "$IT_ERR"
     # b-client prints the bridge's raw bytes: compared escaped, so a FAIL line stays ASCII.
@@ -200,7 +181,7 @@ for mode in s c r; do
     mode_select "$mode"
     bk_tun_mode 0666  # every user can open the clone device (the usual default), so only the owner check stands
     H_TAPS_EXPECTED=tap0
-    h_check tunsetowner/a-makes-its-tap-persistent attached "" tap=tap0 bridge=br0 owner="$UID_A" -- \
+    it_check tunsetowner/a-makes-its-tap-persistent attached "" tap=tap0 bridge=br0 owner="$UID_A" -- \
         "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0 --persist
     it_begin
     user=$([ "$UID_A" = 0 ] && echo root || echo nobody)
@@ -303,7 +284,7 @@ mode_select s
 it_acl_text "allow $FF\n"
 it_begin
 it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br "$FF"
-h_timeout_check
+it_expect_finished
 it_expect "exit status" 0 "$IT_RC"
 # (The helper escapes every byte outside printable ASCII, so its stderr is plain ASCII.)
 it_expect stderr "" "$IT_ERR"
@@ -396,14 +377,14 @@ for mode in s c r; do
     it_begin
     if h_hooks_start; then
         it_end "t-h-devices/$LABEL/sigstop/first-invocation-paused-at-dropped"
-        h_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$UID_A-is-stopped-at-dropped" attached "" \
+        it_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$UID_A-is-stopped-at-dropped" attached "" \
             tap=tap0 bridge=br0 owner="$OTHER_UID" -- "${OTHER[@]}" "$CLI" try --helper "$HELPER" --br br0
         it_begin
         kill -CONT "$H_HPID"
         h_wait_pause before-send || it_problem "expected the paused helper to stop again at before-send, got no stop"
         it_end "t-h-devices/$LABEL/sigstop/first-invocation-paused-at-before-send"
         H_TAPS_EXPECTED=tap0
-        h_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$UID_A-is-stopped-at-before-send" attached "" \
+        it_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$UID_A-is-stopped-at-before-send" attached "" \
             tap=tap1 bridge=br0 owner="$OTHER_UID" -- "${OTHER[@]}" "$CLI" try --helper "$HELPER" --br br0
         H_TAPS_EXPECTED=""
         it_begin
@@ -486,7 +467,7 @@ for mode in s c r; do
     it_acl_text 'allow br0\n'
     it_begin
     it_run "${AS[@]}" "$BCLIENT" noread "$HELPER" --use-vnet --br=br0 '--fd={fd}'
-    h_timeout_check
+    it_expect_finished
     it_expect "b-client exit status" 0 "$IT_RC"
     it_expect stderr "" "$IT_ERR"
     it_expect_match stdout 'exit=0 elapsed_ms=[0-9]+ helper_fd=[0-9]+ queued_taps=tap0 after_close_taps=-'$'\n' "$IT_OUT"
@@ -495,7 +476,7 @@ for mode in s c r; do
 
     IT_TIMEOUT=15 it_run "${AS[@]}" "$BCLIENT" noread --fill "$HELPER" --use-vnet --br=br0 '--fd={fd}'
     it_begin
-    h_timeout_check
+    it_expect_finished
     it_expect "b-client exit status" 0 "$IT_RC"
     fd=$(printf '%s' "$IT_OUT" | sed -n 's/.*helper_fd=\([0-9]*\).*/\1/p')
     it_expect stderr "could not send the TAP descriptor over --fd=$fd: the peer did not read within 5 seconds; the TAP was removed"$'\n' "$IT_ERR"
@@ -507,7 +488,7 @@ for mode in s c r; do
 
     it_begin
     it_run "${AS[@]}" "$BCLIENT" early "$HELPER" --use-vnet --br=br0 '--fd={fd}'
-    h_timeout_check
+    it_expect_finished
     it_expect "b-client exit status" 0 "$IT_RC"
     fd=$(printf '%s' "$IT_OUT" | sed -n 's/.*helper_fd=\([0-9]*\).*/\1/p')
     it_expect stderr "could not send the TAP descriptor over --fd=$fd: Broken pipe; the TAP was removed"$'\n' "$IT_ERR"

@@ -145,17 +145,6 @@ pid_of() {
     done 2>/dev/null
 }
 
-# wait_stopped PID SWITCHES: waits (10 s) until PID is stopped after having run since SWITCHES
-# context switches were counted (so the second stop is not mistaken for the first).
-wait_stopped() {
-    local pid=$1 before=$2 i
-    for ((i = 0; i < 100; i++)); do
-        [ -d "/proc/$pid" ] || return 1
-        if [ "$(it_state "$pid")" = T ] && [ "$(it_switches "$pid")" != "$before" ]; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # fd_list PID: "N:target" for each open descriptor, socket/pipe inode numbers removed.
 fd_list() {
