@@ -17,13 +17,10 @@ public enum ProcessHygiene {
     /// error return (EPIPE, EFBIG) that we handle, never a silent death mid-way. Crash signals at their default also keep the Swift runtime's backtracer from looking for a
     /// helper program relative to argv[0] or the cwd.
     public static func resetSignals() {
-        var action = sigaction()
-        sigemptyset(&action.sa_mask)
         let signals = (1...bk_sigrtmax()).filter { $0 != SIGKILL && $0 != SIGSTOP }
         // Setting SIG_IGN discards a signal that is pending (the caller may exec us with signals
         // blocked and pending, or an interval timer armed), so unblocking cannot deliver it.
-        action.__sigaction_handler.sa_handler = SIG_IGN
-        for signal in signals { _ = sigaction(signal, &action, nil) }
+        for signal in signals { _ = bk_set_signal_disposition(signal, 1) }
         // Interval timers survive execve: disarm all three (SIGALRM, SIGVTALRM, SIGPROF).
         var noTimer = itimerval()
         for timer in [ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF] {
@@ -33,8 +30,7 @@ public enum ProcessHygiene {
         sigemptyset(&empty)
         _ = sigprocmask(SIG_SETMASK, &empty, nil)
         for signal in signals where signal != SIGPIPE && signal != SIGXFSZ {
-            action.__sigaction_handler.sa_handler = SIG_DFL
-            _ = sigaction(signal, &action, nil)
+            _ = bk_set_signal_disposition(signal, 0)
         }
     }
 

@@ -234,6 +234,19 @@ int bk_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
 const int bk_o_path = O_PATH;
 unsigned int bk_major(dev_t dev) { return major(dev); }
 unsigned int bk_minor(dev_t dev) { return minor(dev); }
+/// The kernel's struct sigaction for x86-64 (no SA_RESTORER needed: no handler is installed).
+struct bk_kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    unsigned long mask;
+};
+
+int bk_set_signal_disposition(int signal, int ignore) {
+    struct bk_kernel_sigaction action = { ignore ? (void *)SIG_IGN : (void *)SIG_DFL, 0, NULL, 0 };
+    return (int)syscall(SYS_rt_sigaction, signal, &action, NULL, sizeof action.mask);
+}
+
 int bk_sigrtmax(void) { return SIGRTMAX; }
 
 #ifdef BRIDGEKEEPER_TEST_HOOKS

@@ -441,7 +441,7 @@ for m in s c r; do
     [ $m != r ] || std0=/dev/null
     paused_check "t-h-process/$LABEL/pause/std-fds-closed-signals-blocked-ignored-itimer-cwd-umask" \
         "0:$std0 1:/dev/null 2:/dev/null 3:/dev/net/tun 9:socket" \
-        -F 9 -c 0 -c 1 -c 2 -i 1 -i 13 -i 15 -b -T 300000 -u 000 -d "$CWD"
+        -F 9 -c 0 -c 1 -c 2 -i 1 -i 13 -i 15 -i 32 -i 33 -b -T 300000 -u 000 -d "$CWD"
 done
 
 # =============================================================================================

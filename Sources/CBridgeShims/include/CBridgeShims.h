@@ -97,6 +97,10 @@ extern const int bk_o_path;
 /// major()/minor() are macros in <sys/sysmacros.h>.
 unsigned int bk_major(dev_t dev);
 unsigned int bk_minor(dev_t dev);
+/// Sets the disposition of `signal` to SIG_DFL (ignore == 0) or SIG_IGN through the raw
+/// rt_sigaction system call: glibc's sigaction() refuses its internal signals 32 and 33
+/// (EINVAL), so a caller that left them ignored would otherwise pass that on to the helper.
+int bk_set_signal_disposition(int signal, int ignore);
 /// SIGRTMAX is a function-like macro.
 int bk_sigrtmax(void);
 
