@@ -123,6 +123,33 @@ it_setup() {
     trap 'it_cleanup; bk_leave_sandbox' EXIT
 }
 
+# it_install_helpers [hooks]: root-owned copies of the release helper, setuid (H_SETUID) and with
+# the file capability (H_CAPS); with "hooks", also of the test-hooks build (HK_SETUID, HK_CAPS),
+# whose absence is a precondition FAIL.
+it_install_helpers() {
+    H_SETUID=$(bk_install "$BK_HELPER" bk-setuid setuid)
+    H_CAPS=$(bk_install "$BK_HELPER" bk-caps caps)
+    [ "${1:-}" = hooks ] || return 0
+    it_require_exe hooks-helper "$BK_HOOKS_HELPER" || it_abort
+    HK_SETUID=$(bk_install "$BK_HOOKS_HELPER" hk-setuid setuid)
+    HK_CAPS=$(bk_install "$BK_HOOKS_HELPER" hk-caps caps)
+}
+
+# it_build_tools TOOL...: compiles Tests/Integration/tools/TOOL.c to $BK_SCRATCH/bin/TOOL with cc
+# (gcc), else the Swift toolchain's clang; a missing compiler or a failed build is a precondition
+# FAIL that ends the test.
+it_build_tools() {
+    local compiler tool
+    compiler=$(command -v cc || command -v clang) ||
+        { it_fail "$IT_NAME/precondition/c-compiler" "expected cc or clang on PATH, got neither"; it_abort; }
+    for tool in "$@"; do
+        "$compiler" -O2 -Wall -o "$BK_SCRATCH/bin/$tool" "$IT_DIR/tools/$tool.c" 2>"$BK_SCRATCH/cc.err" ||
+            it_fail "$IT_NAME/precondition/cc-$tool" "expected $tool to compile, got '$(it_show "$(head -c 400 "$BK_SCRATCH/cc.err")")'"
+    done
+    [ "$IT_FAILED" = 0 ] || it_abort
+    chmod 0755 "${@/#/$BK_SCRATCH/bin/}"
+}
+
 # Unmounts what it_mount mounted (the sandbox's own cleanup removes the scratch directory, which
 # fails on a mount point), keeping the exit status for bk_leave_sandbox.
 it_cleanup() {

@@ -12,14 +12,10 @@ source "$(dirname "$0")/lib.sh"
 bk_enter_sandbox "$@"
 it_setup
 ok=0
-it_require_exe hooks-helper "$BK_HOOKS_HELPER" || ok=1
 for tool in strace capsh; do it_precondition "tool-$tool" command -v "$tool" || ok=1; done
 [ $ok = 0 ] || it_abort
 
-H_SETUID=$(bk_install "$BK_HELPER" bk-setuid setuid)
-H_CAPS=$(bk_install "$BK_HELPER" bk-caps caps)
-HK_SETUID=$(bk_install "$BK_HOOKS_HELPER" hk-setuid setuid)
-HK_CAPS=$(bk_install "$BK_HOOKS_HELPER" hk-caps caps)
+it_install_helpers hooks
 bk_bridge br0 1400
 it_acl_text 'allow br0\n'
 

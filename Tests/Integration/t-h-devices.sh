@@ -19,20 +19,8 @@ set -u
 source "$(dirname "$0")/lib.sh"
 bk_enter_sandbox "$@"
 it_setup
-it_require_exe hooks-helper "$BK_HOOKS_HELPER" || it_abort
-
-H_SETUID=$(bk_install "$BK_HELPER" bk-setuid setuid)
-H_CAPS=$(bk_install "$BK_HELPER" bk-caps caps)
-K_SETUID=$(bk_install "$BK_HOOKS_HELPER" bk-hooks-setuid setuid)
-K_CAPS=$(bk_install "$BK_HOOKS_HELPER" bk-hooks-caps caps)
-# The C tools (Tests/Integration/tools/b-*.c): `cc` (gcc), else the Swift toolchain's clang.
-H_CC=$(command -v cc || command -v clang) || it_fail "${IT_NAME}/precondition/c-compiler" "expected cc or clang on PATH, got neither"
-[ "$IT_FAILED" = 0 ] || it_abort
-for tool in b-client b-tunattach; do
-    "$H_CC" -O2 -Wall -o "$BK_SCRATCH/bin/$tool" "$IT_DIR/tools/$tool.c" 2>"$BK_SCRATCH/cc.err" ||
-        it_fail "t-h-devices/precondition/cc-$tool" "expected $tool to compile, got '$(it_show "$(cat "$BK_SCRATCH/cc.err")")'"
-done
-[ "$IT_FAILED" = 0 ] || it_abort
+it_install_helpers hooks
+it_build_tools b-client b-tunattach
 BCLIENT=$BK_SCRATCH/bin/b-client
 BTUN=$BK_SCRATCH/bin/b-tunattach
 USER_B=(setpriv --reuid=65533 --regid=65533 --clear-groups --)
@@ -56,11 +44,11 @@ it_expect_no_taps() {
 # user) and OTHER_UID, LABEL, and the /dev/net/tun mode.
 mode_select() {
     case $1 in
-        s) HELPER=$H_SETUID HOOKS=$K_SETUID AS=("${NOBODY[@]}") UID_A=65534 OTHER=("${USER_B[@]}") OTHER_UID=65533
+        s) HELPER=$H_SETUID HOOKS=$HK_SETUID AS=("${NOBODY[@]}") UID_A=65534 OTHER=("${USER_B[@]}") OTHER_UID=65533
            LABEL=setuid-nobody; bk_tun_mode 0600 ;;
-        c) HELPER=$H_CAPS HOOKS=$K_CAPS AS=("${NOBODY[@]}") UID_A=65534 OTHER=("${USER_B[@]}") OTHER_UID=65533
+        c) HELPER=$H_CAPS HOOKS=$HK_CAPS AS=("${NOBODY[@]}") UID_A=65534 OTHER=("${USER_B[@]}") OTHER_UID=65533
            LABEL=caps-nobody; bk_tun_mode 0666 ;;
-        r) HELPER=$H_SETUID HOOKS=$K_SETUID AS=("${AS_ROOT[@]}") UID_A=0 OTHER=("${NOBODY[@]}") OTHER_UID=65534
+        r) HELPER=$H_SETUID HOOKS=$HK_SETUID AS=("${AS_ROOT[@]}") UID_A=0 OTHER=("${NOBODY[@]}") OTHER_UID=65534
            LABEL=setuid-root; bk_tun_mode 0600 ;;
     esac
 }

@@ -26,16 +26,8 @@ source "$(dirname "$0")/lib.sh"
 bk_enter_sandbox "$@"
 it_setup
 
-H_SETUID=$(bk_install "$BK_HELPER" bk-setuid setuid)
-H_CAPS=$(bk_install "$BK_HELPER" bk-caps caps)
-# The C tools (Tests/Integration/tools/b-*.c): `cc` (gcc), else the Swift toolchain's clang.
-H_CC=$(command -v cc || command -v clang) || it_fail "${IT_NAME}/precondition/c-compiler" "expected cc or clang on PATH, got neither"
-[ "$IT_FAILED" = 0 ] || it_abort
-for tool in b-client b-swap; do
-    "$H_CC" -O2 -Wall -o "$BK_SCRATCH/bin/$tool" "$IT_DIR/tools/$tool.c" 2>"$BK_SCRATCH/cc.err" ||
-        it_fail "t-h-files/precondition/cc-$tool" "expected $tool to compile, got '$(it_show "$(cat "$BK_SCRATCH/cc.err")")'"
-done
-[ "$IT_FAILED" = 0 ] || it_abort
+it_install_helpers
+it_build_tools b-client b-swap
 BCLIENT=$BK_SCRATCH/bin/b-client
 BSWAP=$BK_SCRATCH/bin/b-swap
 bk_bridge br0

@@ -22,20 +22,12 @@ source "$(dirname "$0")/lib.sh"
 bk_enter_sandbox "$@"
 it_setup
 ok=0
-it_require_exe hooks-helper "$BK_HOOKS_HELPER" || ok=1
-for tool in cc strace unshare strings; do it_precondition "tool-$tool" command -v "$tool" || ok=1; done
+for tool in strace unshare strings; do it_precondition "tool-$tool" command -v "$tool" || ok=1; done
 [ $ok = 0 ] || it_abort
+it_build_tools bkrun
 BKRUN=$BK_SCRATCH/bin/bkrun
-if ! cc -O2 -Wall -o "$BKRUN" "$IT_DIR/tools/bkrun.c" 2>"$BK_SCRATCH/cc.err"; then
-    it_fail "$IT_NAME/precondition/compile-bkrun" "expected cc to build tools/bkrun.c, got: $(it_show "$(head -c 400 "$BK_SCRATCH/cc.err")")"
-    it_abort
-fi
-chmod 0755 "$BKRUN"
 
-H_SETUID=$(bk_install "$BK_HELPER" bk-setuid setuid)
-H_CAPS=$(bk_install "$BK_HELPER" bk-caps caps)
-HK_SETUID=$(bk_install "$BK_HOOKS_HELPER" hk-setuid setuid)
-HK_CAPS=$(bk_install "$BK_HOOKS_HELPER" hk-caps caps)
+it_install_helpers hooks
 bk_bridge br0 1400
 bk_bridge br1
 

@@ -9,8 +9,7 @@ source "$(dirname "$0")/lib.sh"
 bk_enter_sandbox "$@"
 it_setup
 
-H_SETUID=$(bk_install "$BK_HELPER" bk-setuid setuid)
-H_CAPS=$(bk_install "$BK_HELPER" bk-caps caps)
+it_install_helpers
 H_PLAIN=$(bk_install "$BK_HELPER" bk-plain plain)
 bk_bridge br0 1400
 bk_bridge br1
