@@ -94,7 +94,7 @@ public enum HelperCommandLine {
     public static let helpText = """
         Usage: \(programName) [--use-vnet] --br=bridge --fd=unixfd
 
-        Creates a TAP device, checks BRIDGE against \(HelperPaths.aclFile) (and its includes),
+        Creates a TAP device, checks BRIDGE against \(Installation.aclFileText) (and its includes),
         attaches the TAP to the bridge and sends its descriptor over the AF_UNIX socket FD.
         A drop-in replacement for qemu-bridge-helper: QEMU runs it for -netdev bridge and
         -netdev tap,helper=..., libvirt session mode through bridge_helper in qemu.conf.
@@ -109,12 +109,5 @@ public enum HelperCommandLine {
 
         """
 
-    public static let versionText = "\(programName) \(HelperPaths.version)\n"
-}
-
-/// Compiled-in constants. The ACL path is fixed at build time and never derived from the
-/// executable's location or the environment (threats #19, #1).
-public enum HelperPaths {
-    public static let aclFile: [UInt8] = Array("/etc/qemu/bridge.conf".utf8)
-    public static let version = "0.1.0"
+    public static let versionText = "\(programName) \(Installation.version)\n"
 }

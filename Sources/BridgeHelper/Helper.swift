@@ -1,35 +1,59 @@
 import BridgeACL
+import BridgeSystem
 
-/// Facts about the TAP the helper made, for tests and messages.
-public struct TapSummary: Equatable, Sendable {
-    public let name: InterfaceName
-    public let bridge: InterfaceName
+/// A network device as the helper needs to know it: resolved by the kernel from any of its
+/// names, and identified from then on by its index.
+public struct NetworkDevice: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        case bridge(mtu: UInt32)
+        /// Not a Linux bridge; `driver` is ethtool's driver name ("veth", "tun", ...).
+        case other(driver: [UInt8])
+    }
+
+    public let index: Int32
+    public let canonicalName: InterfaceName
+    /// Alternative names that fit in a rule (1...15 bytes).
+    public let alternativeNames: [InterfaceName]
+    public let kind: Kind
+
+    public init(index: Int32, canonicalName: InterfaceName, alternativeNames: [InterfaceName], kind: Kind) {
+        self.index = index
+        self.canonicalName = canonicalName
+        self.alternativeNames = alternativeNames
+        self.kind = kind
+    }
 }
 
-/// Why the helper refused: one line for stderr.
-public struct HelperFailure: Error, Equatable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+/// The TAP once it is attached: still owned by the platform until `handOff`.
+public struct AttachedTap: Equatable, Sendable {
+    public let name: InterfaceName
+    public let index: Int32
+
+    public init(name: InterfaceName, index: Int32) {
+        self.name = name
+        self.index = index
+    }
 }
 
 /// The one seam between the helper's decisions and the system: the real implementation talks to
 /// the kernel, the tests' implementation records calls. Methods are listed in the order the
 /// helper calls them.
 public protocol HelperPlatform: AnyObject {
-    /// Nil if `fd` is an open, connected AF_UNIX stream/seqpacket socket; else the reason.
-    func checkHandoffSocket(_ fd: Int32) -> String?
+    /// Nil if `fd` is an open, connected AF_UNIX stream/seqpacket socket; else what is wrong.
+    func checkHandoffSocket(_ fd: Int32) -> HandoffSocket.Problem?
     /// Opens /dev/net/tun while still privileged (works with mode 0600 in setuid mode).
     func openTun() throws(HelperFailure)
     /// Gives up everything but a permitted CAP_NET_ADMIN and checks the result.
     func dropPrivileges() throws(HelperFailure)
     /// Reads the ACL as the caller.
     func loadPolicy() -> Result<Policy, PolicyError>
-    /// Confirms the target is a Linux bridge in the caller's network namespace.
-    func findBridge(_ name: InterfaceName) throws(HelperFailure) -> Int32
+    /// The device the kernel resolves `name` to in the caller's network namespace (by its
+    /// canonical or any alternative name), or nil if there is none.
+    func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice?
     /// Creates the TAP (owner = caller), copies the bridge MTU, sets the MAC prefix, attaches it
-    /// and brings it up, with CAP_NET_ADMIN effective only for this call.
-    func createAttachedTap(bridge: InterfaceName, mtu: Int32, virtioNetHeader: Bool) throws(HelperFailure) -> InterfaceName
+    /// to the bridge by index, checks that it is attached there, and brings it up, with
+    /// CAP_NET_ADMIN effective only for this call.
+    func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool) throws(HelperFailure) -> AttachedTap
     /// Empties every capability set.
     func dropAllCapabilities() throws(HelperFailure)
     /// Sends the TAP descriptor over the socket.
@@ -39,52 +63,46 @@ public protocol HelperPlatform: AnyObject {
 }
 
 public enum Helper {
-    /// The helper from the parsed command line to the hand-off. Returns the TAP on success;
-    /// every failure is one message.
-    public static func attach(_ arguments: HelperArguments, platform: some HelperPlatform) -> Result<TapSummary, HelperFailure> {
+    /// The helper from the parsed command line to the hand-off.
+    public static func attach(_ arguments: HelperArguments, platform: some HelperPlatform) -> HelperOutcome {
         do throws(HelperFailure) {
-            let bridge = try validatedBridge(arguments.bridge)
-            if let problem = platform.checkHandoffSocket(arguments.socket) { throw HelperFailure(problem) }
-            try platform.openTun()
-            try platform.dropPrivileges()
-            platform.pausePoint("dropped")
-            let policy: Policy
-            switch platform.loadPolicy() {
-            case .success(let loaded): policy = loaded
-            case .failure(let error): throw HelperFailure(ACLMessages.refusal(error))
-            }
-            let decision = policy.decide(bridge: bridge)
-            if let refusal = ACLMessages.refusal(decision, bridge: bridge, topLevel: HelperPaths.aclFile) {
-                throw HelperFailure(refusal)
-            }
-            let mtu = try platform.findBridge(bridge)
-            let tap = try platform.createAttachedTap(bridge: bridge, mtu: mtu,
-                                                     virtioNetHeader: arguments.useVirtioNetHeader)
-            try platform.dropAllCapabilities()
-            platform.pausePoint("before-send")
-            try platform.handOff(to: arguments.socket)
-            return .success(TapSummary(name: tap, bridge: bridge))
+            return .attached(try run(arguments, platform: platform))
         } catch {
-            return .failure(error)
+            return .refused(error)
         }
     }
 
-    /// The CVE-2019-13164 check: a name is rejected, never truncated, before the ACL is read.
-    static func validatedBridge(_ bytes: [UInt8]) throws(HelperFailure) -> InterfaceName {
-        do {
-            return try InterfaceName(validating: bytes)
-        } catch {
-            throw HelperFailure("bridge name '\(Escaping.escape(bytes, limit: 64))' \(error.explanation)")
+    static func run(_ arguments: HelperArguments, platform: some HelperPlatform) throws(HelperFailure) -> AttachReport {
+        // The CVE-2019-13164 check: a name is rejected, never truncated, before the ACL is read.
+        let requested: InterfaceName
+        do { requested = try InterfaceName(validating: arguments.bridge) } catch {
+            throw .invalidBridgeName(arguments.bridge, error)
         }
-    }
-
-    /// The message for a command-line error.
-    public static func message(for error: ArgumentError) -> String {
-        switch error {
-        case .noProgramName: return "\(HelperCommandLine.programName): called without argv[0]; refusing"
-        case .usage: return HelperCommandLine.usageLine
-        case .badDescriptor(let value):
-            return "invalid --fd value '\(Escaping.escape(value, limit: 64))': expected a decimal descriptor number 0..2147483647"
+        if let problem = platform.checkHandoffSocket(arguments.socket) { throw .socket(fd: arguments.socket, problem) }
+        try platform.openTun()
+        try platform.dropPrivileges()
+        platform.pausePoint("dropped")
+        let policy: Policy
+        switch platform.loadPolicy() {
+        case .success(let loaded): policy = loaded
+        case .failure(let error): throw .policy(error)
         }
+        // Decide on the device, not on the spelling: every name the kernel resolves to it counts.
+        let device = try platform.resolveDevice(requested)
+        let names = device.map {
+            DeviceNames(requested: requested, canonical: $0.canonicalName, alternatives: $0.alternativeNames)
+        } ?? DeviceNames(unresolved: requested)
+        let decided = policy.decide(device: names)
+        guard case .allowed(let rule) = decided.decision else { throw .denied(decided) }
+        guard let device else { throw .bridgeMissing(requested) }
+        guard case .bridge(let mtu) = device.kind else {
+            if case .other(let driver) = device.kind { throw .notABridge(requested, driver: driver) }
+            throw .notABridge(requested, driver: [])
+        }
+        let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader)
+        try platform.dropAllCapabilities()
+        platform.pausePoint("before-send")
+        try platform.handOff(to: arguments.socket)
+        return AttachReport(tap: tap.name, tapIndex: tap.index, bridge: names, bridgeIndex: device.index, rule: rule)
     }
 }

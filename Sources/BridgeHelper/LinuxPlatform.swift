@@ -3,8 +3,8 @@ import BridgeSystem
 import CBridgeShims
 import Glibc
 
-/// The real `HelperPlatform`: kernel calls through BridgeSystem, with messages that say what to
-/// do. Holds the descriptors the helper owns; the caller's socket is only borrowed.
+/// The real `HelperPlatform`: kernel calls through BridgeSystem, failures as typed values.
+/// Holds the descriptors the helper owns; the caller's socket is only borrowed.
 public final class LinuxPlatform: HelperPlatform {
     let caller: Credentials
     let mode: PrivilegeMode
@@ -16,7 +16,7 @@ public final class LinuxPlatform: HelperPlatform {
         self.mode = PrivilegeMode.detect(caller)
     }
 
-    public func checkHandoffSocket(_ fd: Int32) -> String? {
+    public func checkHandoffSocket(_ fd: Int32) -> HandoffSocket.Problem? {
         HandoffSocket.check(BorrowedDescriptor(fd))
     }
 
@@ -28,16 +28,7 @@ public final class LinuxPlatform: HelperPlatform {
         do {
             tun = try TunControl.open()
         } catch {
-            switch error.errno {
-            case .noSuchFile:
-                throw HelperFailure("\(TunControl.path) does not exist: load the tun module (modprobe tun) or create the node (mknod /dev/net/tun c 10 200)")
-            case .permissionDenied where mode == .fileCapability:
-                throw HelperFailure("cannot open \(TunControl.path): Permission denied; the file-capability install needs it mode 0666 (the usual default), or install the helper setuid root")
-            default:
-                // `operation` is "open /dev/net/tun" for the open itself, or the check that failed.
-                let detail = error.operation.hasPrefix("open ") ? "\(error.errno)" : error.description
-                throw HelperFailure("cannot open \(TunControl.path): \(detail)")
-            }
+            throw .tun(error, fileCapability: mode == .fileCapability)
         }
     }
 
@@ -45,95 +36,150 @@ public final class LinuxPlatform: HelperPlatform {
         do {
             try Privileges.drop(mode: mode, caller: caller)
         } catch {
-            throw HelperFailure(error.description)
+            throw .privilege(error)
         }
     }
 
     public func loadPolicy() -> Result<Policy, PolicyError> {
-        PolicyLoader.load(path: HelperPaths.aclFile, from: SafeFileReader())
+        PolicyLoader.load(path: Installation.aclFile, from: SafeFileReader())
     }
 
-    public func findBridge(_ name: InterfaceName) throws(HelperFailure) -> Int32 {
+    public func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice? {
+        let link: LinkDescription
         do {
-            let control = try NetworkControl()
-            switch try control.kind(of: name) {
-            case .bridge(let info): return info.mtu
-            case .missing:
-                throw HelperFailure("bridge '\(name)' does not exist in this network namespace; create it (ip link add \(name) type bridge) or ask an administrator")
-            case .other(let driver):
-                throw HelperFailure("'\(name)' is not a Linux bridge (its driver is '\(driver)'); no TAP was created")
-            }
-        } catch let error as SystemError {
-            throw HelperFailure(error.description)
-        } catch let error as HelperFailure {
-            throw error
+            guard let found = try RouteNetlink().link(named: name.bytes) else { return nil }
+            link = found
         } catch {
-            throw HelperFailure("\(error)")
+            throw .lookup(error.operation, error.errno)
+        }
+        let canonical: InterfaceName
+        do { canonical = try InterfaceName(validating: link.name) } catch {
+            throw .lookup("RTM_GETLINK \(name): the kernel returned an invalid name", .invalidArgument)
+        }
+        // Alternative names longer than 15 bytes cannot appear in a rule, so they cannot match.
+        var alternatives: [InterfaceName] = []
+        for bytes in link.alternativeNames {
+            do { alternatives.append(try InterfaceName(validating: bytes)) } catch { continue }
+        }
+        let kind: NetworkDevice.Kind
+        if link.kind == Array("bridge".utf8), let mtu = link.mtu {
+            kind = .bridge(mtu: mtu)
+        } else {
+            kind = .other(driver: Self.driver(of: canonical))
+        }
+        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind)
+    }
+
+    /// The ethtool driver name, only for the message about a device that is not a bridge.
+    static func driver(of name: InterfaceName) -> [UInt8] {
+        do {
+            return try InterfaceIoctls().driver(of: name)
+        } catch {
+            return Array("unknown".utf8)
         }
     }
 
-    public func createAttachedTap(bridge: InterfaceName, mtu: Int32, virtioNetHeader: Bool) throws(HelperFailure) -> InterfaceName {
-        guard let control = tun.take() else { throw HelperFailure("internal error: /dev/net/tun is not open") }
-        do { try Privileges.raiseNetworkAdmin() } catch { throw HelperFailure(error.description) }
-        var device: TapDevice?
-        var failure: SystemError?
+    public func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool) throws(HelperFailure) -> AttachedTap {
+        guard let control = tun.take() else { throw .tapSetup(.create, .noSuchDevice, bridge: bridge.canonicalName) }
+        do { try Privileges.raiseNetworkAdmin() } catch { throw .capabilities(error) }
+        var made: ConfiguredTap?
+        var failure: HelperFailure?
         do {
-            device = try Self.configureTap(control, bridge: bridge, mtu: mtu,
-                                           virtioNetHeader: virtioNetHeader, owner: caller.realUser)
+            made = try Self.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: virtioNetHeader,
+                                         owner: caller.realUser)
         } catch {
             failure = error
         }
-        // If this fails, `device` is dropped on the way out, which closes the TAP's only
-        // descriptor and so removes it.
-        do { try Privileges.lowerNetworkAdmin() } catch { throw HelperFailure(error.description) }
-        if let failure { throw HelperFailure(Self.explain(failure, bridge: bridge)) }
-        guard let made = device.take() else { throw HelperFailure("internal error: no TAP was made") }
-        let name = made.name
-        tap = consume made
-        return name
+        // If configuring failed, `made` is nil and the TAP's only descriptor was closed on the
+        // way out of configureTap, which removes the TAP.
+        do { try Privileges.lowerNetworkAdmin() } catch { throw .capabilities(error) }
+        if let failure { throw failure }
+        guard let configured = made.take() else { throw .tapSetup(.create, .noSuchDevice, bridge: bridge.canonicalName) }
+        let attached = AttachedTap(name: configured.device.name, index: configured.index)
+        tap = configured.takeDevice()
+        return attached
     }
 
-    /// The kernel work, in the stock helper's order: create, MTU, MAC, attach, up. If any step
-    /// fails, the TAP's only descriptor is closed on the way out and the kernel removes it.
-    static func configureTap(_ control: consuming TunControl, bridge: InterfaceName, mtu: Int32,
-                             virtioNetHeader: Bool, owner: uid_t) throws(SystemError) -> TapDevice {
+    /// The kernel work, in the stock helper's order: create, MTU, MAC, attach, up. The bridge is
+    /// named by its index, never by a name that could resolve to another device meanwhile, and
+    /// the TAP's master is read back before it counts as attached. If any step fails, the TAP's
+    /// only descriptor is closed on the way out and the kernel removes the TAP.
+    public static func configureTap(_ control: consuming TunControl, bridge: NetworkDevice, mtu: UInt32,
+                                    virtioNetHeader: Bool, owner: uid_t) throws(HelperFailure) -> ConfiguredTap {
+        let name = bridge.canonicalName
         var flags: TunFlags = [.tap, .noPacketInfo]
-        if virtioNetHeader, try control.features().contains(.virtioNetHeader) {
-            flags.insert(.virtioNetHeader)
+        if virtioNetHeader {
+            do {
+                if try control.features().contains(.virtioNetHeader) { flags.insert(.virtioNetHeader) }
+            } catch {
+                throw .tapSetup(.features, error.errno, bridge: name)
+            }
         }
-        let device = try control.createTap(flags: flags, owner: owner)
-        let network = try NetworkControl()
-        try network.setMTU(mtu, of: device.name)
-        try network.raiseMACPrefix(of: device.name)
-        try network.addPort(index: try network.index(of: device.name), to: bridge)
-        try network.bringUp(device.name)
-        return device
+        let device: TapDevice
+        do { device = try control.createTap(flags: flags, owner: owner) } catch {
+            switch error {
+            case .setInterface(let errno): throw .tapSetup(.create, errno, bridge: name)
+            case .setOwner(let errno): throw .tapSetup(.owner, errno, bridge: name)
+            }
+        }
+        let tap = device.name
+        let index: Int32
+        do { index = try InterfaceIoctls().index(of: tap) } catch { throw .tapSetup(.index(tap), error.errno, bridge: name) }
+        let netlink: RouteNetlink
+        do { netlink = try RouteNetlink() } catch { throw .tapSetup(.netlink, error.errno, bridge: name) }
+        do {
+            try netlink.change(LinkChange.mtu(mtu, index: index, sequence: netlink.nextSequence()), what: "mtu")
+        } catch {
+            throw .tapSetup(.mtu(tap, mtu), error.errno, bridge: name)
+        }
+        var mac: [UInt8]
+        do { mac = try device.hardwareAddress() } catch { throw .tapSetup(.readAddress(tap), error.errno, bridge: name) }
+        // A bridge without a fixed address takes the lowest of its ports' addresses; 0xfe keeps
+        // a TAP from ever being that port, so adding a guest does not change the bridge's MAC.
+        mac[0] = 0xFE
+        do { try device.setHardwareAddress(mac) } catch { throw .tapSetup(.setAddress(tap), error.errno, bridge: name) }
+        do {
+            try netlink.change(LinkChange.master(bridge.index, index: index, sequence: netlink.nextSequence()), what: "master")
+        } catch {
+            throw .tapSetup(.attach, error.errno, bridge: name)
+        }
+        let master: Int32?
+        do { master = try netlink.link(index: index)?.master } catch { throw .tapSetup(.attach, error.errno, bridge: name) }
+        guard master == bridge.index else {
+            // Detach explicitly; closing the descriptor on the way out then removes the TAP.
+            do {
+                try netlink.change(LinkChange.master(0, index: index, sequence: netlink.nextSequence()), what: "detach")
+            } catch {
+                // Nothing more to do: the refusal below closes the TAP, which removes it anyway.
+            }
+            throw .attachNotVerified(tap: tap, bridge: name, master: master)
+        }
+        do {
+            try netlink.change(LinkChange.up(index: index, sequence: netlink.nextSequence()), what: "up")
+        } catch {
+            throw .tapSetup(.up(tap), error.errno, bridge: name)
+        }
+        return ConfiguredTap(device: device, index: index)
     }
 
-    static func explain(_ error: SystemError, bridge: InterfaceName) -> String {
-        switch error.errno {
-        case .exchangeFull:
-            return "bridge '\(bridge)' has no free port (a Linux bridge holds at most 1023 ports); no TAP was created"
-        case .noSuchDevice:
-            return "bridge '\(bridge)' disappeared while the TAP was being attached; no TAP was left"
-        case .notPermitted:
-            return "\(error.operation): Operation not permitted (is CAP_NET_ADMIN available in this network namespace?); no TAP was left"
-        default:
-            return "\(error); no TAP was left"
-        }
+    /// A TAP that is created, configured and attached, with its ifindex.
+    public struct ConfiguredTap: ~Copyable {
+        public let device: TapDevice
+        public let index: Int32
+
+        consuming func takeDevice() -> TapDevice { device }
     }
 
     public func dropAllCapabilities() throws(HelperFailure) {
-        do { try Privileges.dropAll() } catch { throw HelperFailure(error.description) }
+        do { try Privileges.dropAll() } catch { throw .capabilities(error) }
     }
 
     public func handOff(to socket: Int32) throws(HelperFailure) {
-        guard let device = tap.take() else { throw HelperFailure("internal error: no TAP to send") }
+        guard let device = tap.take() else { throw .handoff(fd: socket, .sendFailed(.noSuchDevice)) }
         do {
             try HandoffSocket.send(device.descriptor, over: BorrowedDescriptor(socket))
         } catch {
-            let why = error.errno == .wouldBlock ? "the peer did not read within 5 seconds" : error.errno.description
-            throw HelperFailure("could not send the TAP descriptor over --fd=\(socket): \(why); the TAP was removed")
+            throw .handoff(fd: socket, error)
         }
     }
 

@@ -11,11 +11,10 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let permissionDenied = Errno(rawValue: EACCES)      // EACCES
     public static let notPermitted = Errno(rawValue: EPERM)           // EPERM
     public static let noSuchFile = Errno(rawValue: ENOENT)            // ENOENT
-    public static let interrupted = Errno(rawValue: EINTR)            // EINTR
     public static let noSuchDevice = Errno(rawValue: ENODEV)          // ENODEV
     public static let exchangeFull = Errno(rawValue: EXFULL)          // EXFULL (bridge out of ports)
     public static let wouldBlock = Errno(rawValue: EAGAIN)            // EAGAIN / EWOULDBLOCK
-    public static let brokenPipe = Errno(rawValue: EPIPE)             // EPIPE
+    public static let invalidArgument = Errno(rawValue: EINVAL)       // EINVAL
 
     /// strerror(3) text; the helper never calls setlocale, so this is the C locale's English.
     public var description: String {

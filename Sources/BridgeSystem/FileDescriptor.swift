@@ -28,8 +28,8 @@ public struct FileDescriptor: ~Copyable {
     }
 
     /// socket(2) with SOCK_CLOEXEC added.
-    public static func socket(domain: Int32, type: Int32) throws(SystemError) -> FileDescriptor {
-        let fd = Glibc.socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+    public static func socket(domain: Int32, type: Int32, protocol: Int32 = 0) throws(SystemError) -> FileDescriptor {
+        let fd = Glibc.socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), `protocol`)
         guard fd >= 0 else { throw SystemError("socket") }
         return FileDescriptor(owning: fd)
     }
@@ -55,5 +55,15 @@ public struct BorrowedDescriptor: Sendable, Equatable {
             throw SystemError("getsockopt")
         }
         return value
+    }
+
+    /// getpeername(2): the length of the peer's address, nil when not connected (or on error).
+    public func peerAddressLength() -> socklen_t? {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(rawValue, $0, &length) }
+        }
+        return status == 0 ? length : nil
     }
 }

@@ -20,11 +20,22 @@ public struct TunControl: ~Copyable {
     public static let path = "/dev/net/tun"
     let descriptor: FileDescriptor
 
-    public static func open() throws(SystemError) -> TunControl {
-        let fd = try FileDescriptor.open(path, O_RDWR)
-        let info = try fd.borrowed.status()
+    public enum OpenError: Error, Equatable, Sendable {
+        /// open(2) failed with this errno.
+        case open(Errno)
+        /// fstat(2) of the opened node failed.
+        case status(Errno)
+        /// The node is not the character device 10:200 (something else was mounted there).
+        case notTunDevice
+    }
+
+    public static func open() throws(OpenError) -> TunControl {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(path, O_RDWR) } catch { throw .open(error.errno) }
+        let info: stat
+        do { info = try fd.borrowed.status() } catch { throw .status(error.errno) }
         guard (info.st_mode & S_IFMT) == S_IFCHR, bk_major(info.st_rdev) == 10, bk_minor(info.st_rdev) == 200 else {
-            throw SystemError("\(path) is not the tun character device (10:200)", Errno(rawValue: ENODEV))
+            throw .notTunDevice
         }
         return TunControl(descriptor: fd)
     }
@@ -36,20 +47,25 @@ public struct TunControl: ~Copyable {
         return TunFlags(rawValue: raw)
     }
 
+    public enum CreateError: Error, Equatable, Sendable {
+        case setInterface(Errno)
+        case setOwner(Errno)
+    }
+
     /// TUNSETIFF with the kernel choosing the name from `tap%d`; then TUNSETOWNER, so that a
     /// later TUNSETIFF on this name (after someone made it persistent) needs this uid or
     /// CAP_NET_ADMIN. The device is not persistent: closing the last descriptor removes it.
-    public consuming func createTap(flags: TunFlags, owner: uid_t) throws(SystemError) -> TapDevice {
+    public consuming func createTap(flags: TunFlags, owner: uid_t) throws(CreateError) -> TapDevice {
         var name = [CChar](repeating: 0, count: Int(bk_ifnamsiz))
         let pattern = "tap%d"
         guard bk_tun_set_iff(descriptor.rawValue, pattern, pattern.utf8.count, flags.rawValue, &name) == 0 else {
-            throw SystemError("TUNSETIFF")
+            throw .setInterface(.current)
         }
         let bytes = name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
-        guard bk_tun_set_owner(descriptor.rawValue, owner) == 0 else { throw SystemError("TUNSETOWNER") }
+        guard bk_tun_set_owner(descriptor.rawValue, owner) == 0 else { throw .setOwner(.current) }
         let interface: InterfaceName
         do { interface = try InterfaceName(validating: bytes) } catch {
-            throw SystemError("TUNSETIFF returned an invalid name", Errno(rawValue: EINVAL))
+            throw .setInterface(.invalidArgument)
         }
         return TapDevice(descriptor: descriptor, name: interface)
     }
@@ -59,82 +75,40 @@ public struct TunControl: ~Copyable {
 public struct TapDevice: ~Copyable {
     public let descriptor: FileDescriptor
     public let name: InterfaceName
+
+    /// SIOCGIFHWADDR on the TUN descriptor: the TAP's own MAC address, without a name lookup.
+    public func hardwareAddress() throws(SystemError) -> [UInt8] {
+        var mac = [UInt8](repeating: 0, count: 6)
+        guard bk_tun_get_hwaddr(descriptor.rawValue, &mac) == 0 else { throw SystemError("SIOCGIFHWADDR") }
+        return mac
+    }
+
+    /// SIOCSIFHWADDR on the TUN descriptor.
+    public func setHardwareAddress(_ mac: [UInt8]) throws(SystemError) {
+        guard mac.count == 6, bk_tun_set_hwaddr(descriptor.rawValue, mac) == 0 else { throw SystemError("SIOCSIFHWADDR") }
+    }
 }
 
-/// A Linux bridge found in the caller's network namespace.
-public struct BridgeInfo: Sendable, Equatable {
-    public let name: InterfaceName
-    public let index: Int32
-    public let mtu: Int32
-}
-
-/// What an interface is, as far as the helper cares.
-public enum InterfaceKind: Equatable, Sendable {
-    case bridge(BridgeInfo)
-    case missing
-    /// Exists but is not a Linux bridge; `driver` is ethtool's driver name ("veth", "tun", ...).
-    case other(driver: String)
-}
-
-/// Interface ioctls through one datagram socket of the caller's network namespace. Everything
-/// is looked up in that namespace only, never through sysfs (which may show another one).
-public struct NetworkControl: ~Copyable {
+/// Interface ioctls that name a device, through one datagram socket of the caller's network
+/// namespace. Only for what rtnetlink does not say: the ethtool driver name (shown when a
+/// device is not a bridge) and the index of the TAP the helper just created.
+public struct InterfaceIoctls: ~Copyable {
     let socket: FileDescriptor
 
     public init() throws(SystemError) {
         socket = try FileDescriptor.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue))
     }
 
-    /// Is `name` a Linux bridge? Decided by its ethtool driver name, which the bridge driver
-    /// reports as "bridge"; no TAP is created before this says yes.
-    public func kind(of name: InterfaceName) throws(SystemError) -> InterfaceKind {
-        var index: Int32 = 0
-        if bk_if_index(socket.rawValue, name.bytes, name.bytes.count, &index) != 0 {
-            if errno == ENODEV { return .missing }
-            throw SystemError("SIOCGIFINDEX \(name)")
-        }
+    /// SIOCETHTOOL ETHTOOL_GDRVINFO: "bridge", "veth", "tun", "openvswitch"..., raw bytes.
+    public func driver(of name: InterfaceName) throws(SystemError) -> [UInt8] {
         var driver = [CChar](repeating: 0, count: 32)
-        if bk_if_driver(socket.rawValue, name.bytes, name.bytes.count, &driver) != 0 {
-            if errno == ENODEV { return .missing }
-            if errno == EOPNOTSUPP { return .other(driver: "unknown") }
+        guard bk_if_driver(socket.rawValue, name.bytes, name.bytes.count, &driver) == 0 else {
             throw SystemError("SIOCETHTOOL \(name)")
         }
-        let driverName = Escaping.escape(driver.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) })
-        guard driverName == "bridge" else { return .other(driver: driverName) }
-        var mtu: Int32 = 0
-        guard bk_if_get_mtu(socket.rawValue, name.bytes, name.bytes.count, &mtu) == 0 else {
-            throw SystemError("SIOCGIFMTU \(name)")
-        }
-        return .bridge(BridgeInfo(name: name, index: index, mtu: mtu))
+        return driver.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
     }
 
-    public func setMTU(_ mtu: Int32, of name: InterfaceName) throws(SystemError) {
-        guard bk_if_set_mtu(socket.rawValue, name.bytes, name.bytes.count, mtu) == 0 else {
-            throw SystemError("setting the MTU of \(name) to \(mtu)")
-        }
-    }
-
-    /// Sets the first byte of the MAC address to 0xfe. A bridge without a fixed address takes
-    /// the lowest of its ports' addresses; 0xfe keeps a TAP from ever being that port, so adding a
-    /// guest does not change the bridge's MAC (and the host's ARP entries on the LAN).
-    public func raiseMACPrefix(of name: InterfaceName) throws(SystemError) {
-        var mac = [UInt8](repeating: 0, count: 6)
-        guard bk_if_get_hwaddr(socket.rawValue, name.bytes, name.bytes.count, &mac) == 0 else {
-            throw SystemError("reading the MAC address of \(name)")
-        }
-        mac[0] = 0xFE
-        guard bk_if_set_hwaddr(socket.rawValue, name.bytes, name.bytes.count, mac) == 0 else {
-            throw SystemError("setting the MAC address of \(name)")
-        }
-    }
-
-    /// SIOCBRADDIF: the port is named by its ifindex.
-    public func addPort(index: Int32, to bridge: InterfaceName) throws(SystemError) {
-        guard bk_bridge_add_port(socket.rawValue, bridge.bytes, bridge.bytes.count, index) == 0 else {
-            throw SystemError("adding a port to bridge \(bridge)")
-        }
-    }
-
+    /// SIOCGIFINDEX.
     public func index(of name: InterfaceName) throws(SystemError) -> Int32 {
         var index: Int32 = 0
         guard bk_if_index(socket.rawValue, name.bytes, name.bytes.count, &index) == 0 else {
@@ -142,55 +116,71 @@ public struct NetworkControl: ~Copyable {
         }
         return index
     }
-
-    public func bringUp(_ name: InterfaceName) throws(SystemError) {
-        var flags: UInt32 = 0
-        guard bk_if_get_flags(socket.rawValue, name.bytes, name.bytes.count, &flags) == 0,
-              bk_if_set_flags(socket.rawValue, name.bytes, name.bytes.count, flags | bk_iff_up) == 0 else {
-            throw SystemError("bringing \(name) up")
-        }
-    }
 }
 
 /// The caller's end of the QEMU/libvirt socketpair.
 public enum HandoffSocket {
-    /// Checks that `fd` is an open AF_UNIX stream or seqpacket socket (contract §2): anything
-    /// else (a pipe, /dev/null, a UDP socket, a closed number) is refused before any work.
-    public static func check(_ fd: BorrowedDescriptor) -> String? {
-        let number = "--fd=\(fd.rawValue)"
+    /// What is wrong with the descriptor named by `--fd`.
+    public enum Problem: Error, Equatable, Sendable {
+        case notOpen
+        case notSocket
+        case wrongKind
+        case listening
+        case notConnected
+        case queryFailed(Errno)
+    }
+
+    /// Checks that `fd` is an open, connected AF_UNIX stream or seqpacket socket (contract §2):
+    /// anything else (a pipe, /dev/null, a UDP socket, a closed number) is refused before any work.
+    public static func check(_ fd: BorrowedDescriptor) -> Problem? {
         do throws(SystemError) {
-            guard (try fd.status().st_mode & S_IFMT) == S_IFSOCK else {
-                return "\(number) is not a socket (expected the AF_UNIX socket QEMU passes)"
-            }
+            guard (try fd.status().st_mode & S_IFMT) == S_IFSOCK else { return .notSocket }
             let domain = try fd.socketOption(SO_DOMAIN)
             let type = try fd.socketOption(SO_TYPE)
             guard domain == AF_UNIX,
                   type == Int32(SOCK_STREAM.rawValue) || type == Int32(SOCK_SEQPACKET.rawValue) else {
-                return "\(number) is not an AF_UNIX stream or seqpacket socket"
+                return .wrongKind
             }
-            if try fd.socketOption(SO_ACCEPTCONN) != 0 {
-                return "\(number) is a listening socket, not a connected one"
-            }
+            if try fd.socketOption(SO_ACCEPTCONN) != 0 { return .listening }
             // An unconnected stream socket would only fail at sendmsg, after the TAP was made.
-            var address = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let connected = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd.rawValue, $0, &length) }
-            }
-            if connected != 0 { return "\(number) is a socket that is not connected to a peer" }
+            guard fd.peerAddressLength() != nil else { return .notConnected }
             return nil
         } catch {
-            if error.errno.rawValue == EBADF { return "\(number) is not an open file descriptor" }
-            return "\(number): cannot query the socket: \(error.errno)"
+            return error.errno.rawValue == EBADF ? .notOpen : .queryFailed(error.errno)
         }
+    }
+
+    /// Is `fd` (one of 0-2) possibly the peer socket of a QEMU-style client: an AF_UNIX stream or
+    /// seqpacket socket whose peer has no address, as both ends of a socketpair(2) have? A
+    /// journald stream on stderr has a named peer and stays.
+    public static func looksLikeClientSocket(_ fd: BorrowedDescriptor) -> Bool {
+        do throws(SystemError) {
+            guard (try fd.status().st_mode & S_IFMT) == S_IFSOCK, try fd.socketOption(SO_DOMAIN) == AF_UNIX else {
+                return false
+            }
+            let type = try fd.socketOption(SO_TYPE)
+            guard type == Int32(SOCK_STREAM.rawValue) || type == Int32(SOCK_SEQPACKET.rawValue) else { return false }
+        } catch {
+            return false
+        }
+        // sa_family only (2 bytes): an unnamed peer. Not connected at all: not a peer either.
+        return fd.peerAddressLength() == socklen_t(MemoryLayout<sa_family_t>.size)
+    }
+
+    public enum SendError: Error, Equatable, Sendable {
+        /// SO_SNDTIMEO could not be set: the hang guard would be missing, so nothing is sent.
+        case timeoutNotSet(Errno)
+        case sendFailed(Errno)
     }
 
     /// Sends the TAP descriptor with one data byte (0x00). MSG_NOSIGNAL, and a send timeout so a
     /// peer that stopped reading cannot hold the helper (and the TAP) forever.
     public static func send(_ tap: borrowing FileDescriptor, over socket: BorrowedDescriptor,
-                            timeoutSeconds: Int = 5) throws(SystemError) {
+                            timeoutSeconds: Int = 5) throws(SendError) {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        _ = setsockopt(socket.rawValue, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard bk_send_fd(socket.rawValue, tap.rawValue) == 0 else { throw SystemError("sending the TAP descriptor") }
+        guard setsockopt(socket.rawValue, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw .timeoutNotSet(.current)
+        }
+        guard bk_send_fd(socket.rawValue, tap.rawValue) == 0 else { throw .sendFailed(.current) }
     }
 }

@@ -29,30 +29,79 @@ public enum PrivilegeMode: Equatable, Sendable {
     case none
     /// Inside a user namespace other than the initial one (or unable to tell): uid 0 or
     /// CAP_NET_ADMIN there is no privilege over the host's network, so the helper does not act.
-    case userNamespace(String)
+    case userNamespace(UserNamespaceProblem)
 
     public static func detect(_ credentials: Credentials) -> PrivilegeMode {
-        if let problem = userNamespaceProblem() { return .userNamespace(problem) }
-        if credentials.effectiveUser == 0 {
-            return credentials.realUser == 0 ? .root : .setuidRoot
+        let privileged = credentials.effectiveUser == 0 || CapabilitySet.current().permits(CAP_NET_ADMIN)
+        if privileged {
+            // The decision that matters: privilege in a user namespace other than the initial
+            // one is no privilege over the host's network. Asked of the kernel, not of /proc.
+            switch UserNamespace.ownerOfCurrentNetworkNamespace() {
+            case .initial: break
+            case .other: return .userNamespace(.inside)
+            case .unknown(let errno): return .userNamespace(.cannotTell(errno))
+            }
+            if credentials.effectiveUser == 0 {
+                return credentials.realUser == 0 ? .root : .setuidRoot
+            }
+            return .fileCapability
         }
-        return CapabilitySet.current().permits(CAP_NET_ADMIN) ? .fileCapability : .none
+        // Without privilege the helper refuses either way; /proc only picks the clearer message.
+        return UserNamespace.mapLooksInitial() ? .none : .userNamespace(.inside)
     }
 }
 
-/// Nil if /proc/self/uid_map is the initial namespace's identity map `0 0 4294967295`; else why
-/// the helper must not act (inside a user namespace, or the map could not be read: fail closed).
-func userNamespaceProblem() -> String? {
-    let fd = bk_open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return "cannot read /proc/self/uid_map to rule out a user namespace: \(Errno.current)" }
-    let file = FileDescriptor(owning: fd)
-    var buffer = [UInt8](repeating: 0, count: 256)
-    let count = buffer.withUnsafeMutableBytes { read(file.rawValue, $0.baseAddress, $0.count) }
-    guard count >= 0 else { return "cannot read /proc/self/uid_map to rule out a user namespace: \(Errno.current)" }
-    // An empty map (count 0) is a user namespace whose mapping was never written.
-    let fields = buffer.prefix(count).split(whereSeparator: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 })
-    if fields.map({ Array($0) }) == [Array("0".utf8), Array("0".utf8), Array("4294967295".utf8)] { return nil }
-    return "bridgekeeper-helper was started inside a user namespace, where its privilege does not reach the host's network; run QEMU outside the user namespace"
+/// Why the helper will not act from inside a user namespace.
+public enum UserNamespaceProblem: Equatable, Sendable {
+    /// The process (or the network namespace it would act in) belongs to a user namespace other
+    /// than the initial one.
+    case inside
+    /// The kernel could not be asked (the errno of SIOCGSKNS or NS_GET_USERNS): fail closed.
+    case cannotTell(Errno)
+}
+
+public enum UserNamespace {
+    public enum Owner: Equatable, Sendable {
+        case initial
+        case other
+        case unknown(Errno)
+    }
+
+    /// Which user namespace owns the network namespace this process acts in, through a socket
+    /// and two ioctls (no path is involved, so no bind mount or chroot can fake the answer).
+    /// With CAP_NET_ADMIN effective, success and the initial namespace's inode prove that the
+    /// process holds CAP_NET_ADMIN in the initial user namespace, which a process inside any
+    /// other user namespace cannot. The effective set is as the process started: setuid root
+    /// and `setcap cap_net_admin+ep` both start with CAP_NET_ADMIN effective.
+    public static func ownerOfCurrentNetworkNamespace() -> Owner {
+        let socket: FileDescriptor
+        do {
+            socket = try FileDescriptor.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue))
+        } catch {
+            return .unknown(error.errno)
+        }
+        var inode: UInt64 = 0
+        guard bk_netns_owner_inode(socket.rawValue, &inode) == 0 else {
+            // EPERM: no CAP_NET_ADMIN over this network namespace, although the process looked
+            // privileged: the privilege belongs to another user namespace.
+            return errno == EPERM ? .other : .unknown(.current)
+        }
+        return inode == bk_initial_user_namespace_inode ? .initial : .other
+    }
+
+    /// Whether /proc/self/uid_map reads as the initial namespace's identity map. Only used to
+    /// choose a message for a process that has no privilege anyway: the caller can fake this
+    /// file (a chroot or a bind mount), so it decides nothing.
+    static func mapLooksInitial() -> Bool {
+        let fd = bk_open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        let file = FileDescriptor(owning: fd)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { read(file.rawValue, $0.baseAddress, $0.count) }
+        guard count >= 0 else { return true }
+        let fields = buffer.prefix(count).split(whereSeparator: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 })
+        return fields.map({ Array($0) }) == [Array("0".utf8), Array("0".utf8), Array("4294967295".utf8)]
+    }
 }
 
 /// A snapshot of this thread's capability sets (libcap's `cap_t`), as bit masks.
@@ -82,14 +131,28 @@ public struct CapabilitySet: Equatable, Sendable {
 }
 
 /// Why the privilege drop could not be completed. Always fatal: the helper refuses to go on.
-public struct PrivilegeError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// The wording for people lives with the helper's other messages (BridgeHelper).
+public enum PrivilegeError: Error, Equatable, Sendable {
+    /// Started inside a user namespace (see `UserNamespaceProblem`).
+    case userNamespace(UserNamespaceProblem)
+    /// Neither setuid root nor a file capability took effect.
+    case noPrivilege
+    /// Setuid root, but this capability was missing from the start (named as libcap spells it).
+    case capabilityMissing(String)
+    /// A call of the drop sequence failed.
+    case callFailed(PrivilegeStep, Errno)
+    /// The end state differs from the one the drop sequence should produce.
+    case unexpectedState(String)
+}
+
+/// The calls of the privilege story, for `PrivilegeError.callFailed`.
+public enum PrivilegeStep: Equatable, Sendable {
+    case setGroups, setUser, dropBound(cap_value_t), resetAmbient, capInit, capSetProc, noNewPrivs, dumpable
 }
 
 /// The privilege story of the helper, in the order it happens (contract §4):
-/// `drop(mode:)` once, right after opening /dev/net/tun; `withNetworkAdmin` around the few
-/// calls that need CAP_NET_ADMIN; `dropAll()` before the descriptor leaves the process.
+/// `drop(mode:)` once, right after opening /dev/net/tun; `raiseNetworkAdmin`/`lowerNetworkAdmin`
+/// around the few calls that need CAP_NET_ADMIN; `dropAll()` before the descriptor leaves the process.
 /// Capabilities are per thread in Linux: the helper stays single-threaded.
 public enum Privileges {
     static let netAdmin: [cap_value_t] = [CAP_NET_ADMIN]
@@ -99,25 +162,25 @@ public enum Privileges {
     public static func drop(mode: PrivilegeMode, caller: Credentials) throws(PrivilegeError) {
         switch mode {
         case .userNamespace(let problem):
-            throw PrivilegeError(problem)
+            throw .userNamespace(problem)
         case .none:
-            throw PrivilegeError("bridgekeeper-helper has no privilege: install it setuid root (chown root, chmod 4755) or with 'setcap cap_net_admin+ep' on a filesystem mounted without nosuid; no_new_privs in the caller also disables both")
+            throw .noPrivilege
         case .setuidRoot:
             let needed: [(cap_value_t, String)] = [(CAP_SETUID, "cap_setuid"), (CAP_SETGID, "cap_setgid"),
                                                    (CAP_SETPCAP, "cap_setpcap"), (CAP_NET_ADMIN, "cap_net_admin")]
             let have = CapabilitySet.current()
             if let missing = needed.first(where: { !have.permits($0.0) }) {
                 becomeCallerWithoutCapabilities(caller)
-                throw PrivilegeError("bridgekeeper-helper runs setuid root but \(missing.1) is not available (dropped from the caller's bounding set?); refusing")
+                throw .capabilityMissing(missing.1)
             }
             try dropBoundingSet()
             try resetAmbient()
             guard bk_setresgid(caller.realGroup, caller.realGroup, caller.realGroup) == 0 else {
-                throw PrivilegeError("setresgid: \(Errno.current)")
+                throw .callFailed(.setGroups, .current)
             }
             // cap_setuid(3) sets real, effective and saved uid with keep-caps, raising CAP_SETUID
             // only for the call; supplementary groups are left alone (group-readable includes).
-            guard cap_setuid(caller.realUser) == 0 else { throw PrivilegeError("cap_setuid: \(Errno.current)") }
+            guard cap_setuid(caller.realUser) == 0 else { throw .callFailed(.setUser, .current) }
         case .fileCapability:
             try resetAmbient()
         case .root:
@@ -125,8 +188,8 @@ public enum Privileges {
             try resetAmbient()
         }
         try setProcessCapabilities(permitted: netAdmin, effective: [])
-        guard bk_prctl(bk_pr_set_no_new_privs, 1) == 0 else { throw PrivilegeError("PR_SET_NO_NEW_PRIVS: \(Errno.current)") }
-        guard bk_prctl(bk_pr_set_dumpable, 0) == 0 else { throw PrivilegeError("PR_SET_DUMPABLE: \(Errno.current)") }
+        guard bk_prctl(bk_pr_set_no_new_privs, 1) == 0 else { throw .callFailed(.noNewPrivs, .current) }
+        guard bk_prctl(bk_pr_set_dumpable, 0) == 0 else { throw .callFailed(.dumpable, .current) }
         try verify(mode: mode, caller: caller, permitted: CapabilitySet.mask(netAdmin))
     }
 
@@ -145,7 +208,7 @@ public enum Privileges {
     public static func dropAll() throws(PrivilegeError) {
         try setProcessCapabilities(permitted: [], effective: [])
         if CapabilitySet.current() != CapabilitySet() {
-            throw PrivilegeError("capabilities still permitted after dropping them all")
+            throw .unexpectedState("capabilities still permitted after dropping them all")
         }
     }
 
@@ -161,20 +224,20 @@ public enum Privileges {
     static func dropBoundingSet() throws(PrivilegeError) {
         // Dropping a capability that is already gone succeeds, so no read first.
         for cap in 0..<cap_max_bits() {
-            guard cap_drop_bound(cap) == 0 else { throw PrivilegeError("dropping capability \(cap) from the bounding set: \(Errno.current)") }
+            guard cap_drop_bound(cap) == 0 else { throw .callFailed(.dropBound(cap), .current) }
         }
     }
 
     static func resetAmbient() throws(PrivilegeError) {
-        guard cap_reset_ambient() == 0 else { throw PrivilegeError("clearing the ambient capability set: \(Errno.current)") }
+        guard cap_reset_ambient() == 0 else { throw .callFailed(.resetAmbient, .current) }
     }
 
     static func setProcessCapabilities(permitted: [cap_value_t], effective: [cap_value_t]) throws(PrivilegeError) {
-        guard let caps = cap_init() else { throw PrivilegeError("cap_init: \(Errno.current)") }
+        guard let caps = cap_init() else { throw .callFailed(.capInit, .current) }
         defer { _ = cap_free(UnsafeMutableRawPointer(caps)) }
         if !permitted.isEmpty { _ = cap_set_flag(caps, CAP_PERMITTED, Int32(permitted.count), permitted, CAP_SET) }
         if !effective.isEmpty { _ = cap_set_flag(caps, CAP_EFFECTIVE, Int32(effective.count), effective, CAP_SET) }
-        guard cap_set_proc(caps) == 0 else { throw PrivilegeError("cap_set_proc: \(Errno.current)") }
+        guard cap_set_proc(caps) == 0 else { throw .callFailed(.capSetProc, .current) }
     }
 
     /// Checks the end state from scratch rather than trusting the steps above.
@@ -184,21 +247,21 @@ public enum Privileges {
         let expectedGroup = caller.realGroup
         guard now.realUser == expectedUser, now.effectiveUser == expectedUser, now.savedUser == expectedUser,
               now.realGroup == expectedGroup, now.effectiveGroup == expectedGroup, now.savedGroup == expectedGroup else {
-            throw PrivilegeError("privilege drop left unexpected uids/gids")
+            throw .unexpectedState("privilege drop left unexpected uids/gids")
         }
         let caps = CapabilitySet.current()
         guard caps == CapabilitySet(permitted: permitted, effective: 0, inheritable: 0) else {
-            throw PrivilegeError("privilege drop left unexpected capabilities")
+            throw .unexpectedState("privilege drop left unexpected capabilities")
         }
         for cap in 0..<cap_max_bits() where cap_get_ambient(cap) == 1 {
-            throw PrivilegeError("ambient capability \(cap) still set")
+            throw .unexpectedState("ambient capability \(cap) still set")
         }
         if mode != .fileCapability {
             for cap in 0..<cap_max_bits() where cap_get_bound(cap) == 1 {
-                throw PrivilegeError("capability \(cap) still in the bounding set")
+                throw .unexpectedState("capability \(cap) still in the bounding set")
             }
         }
-        guard bk_prctl(bk_pr_get_no_new_privs, 0) == 1 else { throw PrivilegeError("no_new_privs is not set") }
+        guard bk_prctl(bk_pr_get_no_new_privs, 0) == 1 else { throw .unexpectedState("no_new_privs is not set") }
         if mode != .root && setuid(0) == 0 {
             // Regaining root must be impossible now; if it is not, stop before doing anything.
             abort()

@@ -4,14 +4,6 @@ import Glibc
 /// The first things the helper does, before it looks at its arguments: take nothing from the
 /// caller's process state that could change what the helper does or where its output goes.
 public enum ProcessHygiene {
-    /// Clears the environment. The helper never reads configuration from it, and nothing it runs
-    /// later (libc, libcap) may see the caller's LD_*, GCONV_PATH, TZ, LOCPATH, ...
-    /// The helper executable already emptied it before the Swift runtime started (CHelperEntry);
-    /// this is the second, unconditional line of defence.
-    public static func clearEnvironment() {
-        bk_clear_environment()
-    }
-
     /// Every signal back to its default action and unblocked, and no interval timer, except
     /// SIGPIPE and SIGXFSZ, which are ignored: a vanished peer or a file-size limit becomes an
     /// error return (EPIPE, EFBIG) that we handle, never a silent death mid-way. Crash signals at their default also keep the Swift runtime's backtracer from looking for a
@@ -34,20 +26,43 @@ public enum ProcessHygiene {
         }
     }
 
-    /// If the caller's socket is one of 0, 1, 2 (the caller had them closed when it made the
-    /// socketpair), moves it above 2 and puts /dev/null in its place, so that a message written
-    /// to "stderr" can never reach the peer. Returns the descriptor to use, or nil on failure.
-    public static func moveAboveStandardDescriptors(_ fd: Int32) -> Int32? {
-        guard fd >= 0, fd <= 2 else { return fd }
-        // Not open, or not a socket: leave it, so the socket check refuses it under its own number.
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return fd }
-        let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-        guard moved >= 3 else { return nil }
+    /// Keeps anything printed from reaching the client's socket (threat #3). QEMU started with
+    /// stdout or stderr closed makes its socketpair there, so the socket can be fd 1 or 2.
+    /// - `named` (the `--fd=` of a command line that parsed), when it is 0-2 and a socket, moves
+    ///   above 2 and /dev/null takes its place; the new number is returned.
+    /// - Any other of 0-2 that looks like one end of a socketpair (`HandoffSocket.looksLikeClientSocket`)
+    ///   is replaced by /dev/null, since a message for it could reach the peer.
+    /// Returns `.failure(fd)` when the named socket could not be moved (no free descriptor, e.g.
+    /// `ulimit -n 3`); the fd is then closed if /dev/null could not take its place, so that
+    /// nothing, not even the refusal, can be written to it.
+    public static func keepClientSocketsOffStandardDescriptors(named: Int32?) -> Result<Int32?, SocketPlacementError> {
+        var moved: Int32?
+        for fd in Int32(0)...2 {
+            let borrowed = BorrowedDescriptor(fd)
+            if fd == named {
+                var info = stat()
+                // Not open, or not a socket: leave it, so the socket check refuses it by number.
+                guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { continue }
+                let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+                guard copy >= 3 else {
+                    if !replaceWithNull(fd) { _ = close(fd) }
+                    return .failure(SocketPlacementError(descriptor: fd))
+                }
+                moved = copy
+                if !replaceWithNull(fd) { _ = close(fd) }
+            } else if HandoffSocket.looksLikeClientSocket(borrowed) {
+                if !replaceWithNull(fd) { _ = close(fd) }
+            }
+        }
+        return .success(moved)
+    }
+
+    /// Points `fd` at /dev/null; false when that was impossible.
+    static func replaceWithNull(_ fd: Int32) -> Bool {
         let null = bk_open("/dev/null", O_RDWR)
-        guard null >= 0, dup2(null, fd) == fd else { return nil }
-        if null != fd { _ = close(null) }
-        return moved
+        guard null >= 0 else { return false }
+        defer { if null != fd { _ = close(null) } }
+        return null == fd || dup2(null, fd) == fd
     }
 
     /// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if not), so that nothing the
@@ -86,18 +101,30 @@ public enum ProcessHygiene {
     /// when that is impossible the helper refuses at once, instead of dying in an allocation.
     public static let minimumAddressSpace: rlim_t = 64 << 20
 
-    /// Nil if RLIMIT_AS and RLIMIT_DATA allow at least `minimumAddressSpace`, else the message.
-    public static func ensureMemoryLimits() -> String? {
-        for (resource, name) in [(RLIMIT_AS, "address-space (ulimit -v)"), (RLIMIT_DATA, "data-segment (ulimit -d)")] {
-            let which = __rlimit_resource_t(resource.rawValue)
+    /// A limit below the floor: which one, as set, and the floor.
+    public struct MemoryLimitShortfall: Error, Equatable, Sendable {
+        public let resource: MemoryResource
+        public let current: rlim_t
+        public let needed: rlim_t
+    }
+
+    public enum MemoryResource: Equatable, Sendable {
+        case addressSpace
+        case dataSegment
+    }
+
+    /// Nil if RLIMIT_AS and RLIMIT_DATA allow at least `minimumAddressSpace`, else the shortfall.
+    public static func ensureMemoryLimits() -> MemoryLimitShortfall? {
+        for (resource, which) in [(MemoryResource.addressSpace, RLIMIT_AS), (.dataSegment, RLIMIT_DATA)] {
+            let limitID = __rlimit_resource_t(which.rawValue)
             var limit = rlimit()
-            guard getrlimit(which, &limit) == 0 else { continue }
+            guard getrlimit(limitID, &limit) == 0 else { continue }
             if limit.rlim_cur >= minimumAddressSpace { continue }
             var wanted = rlimit(rlim_cur: minimumAddressSpace, rlim_max: max(limit.rlim_max, minimumAddressSpace))
-            if setrlimit(which, &wanted) == 0 { continue }
+            if setrlimit(limitID, &wanted) == 0 { continue }
             wanted = rlimit(rlim_cur: min(minimumAddressSpace, limit.rlim_max), rlim_max: limit.rlim_max)
-            if wanted.rlim_cur >= minimumAddressSpace, setrlimit(which, &wanted) == 0 { continue }
-            return "the \(name) limit of \(limit.rlim_cur / 1024) KiB is below the \(minimumAddressSpace / 1024) KiB bridgekeeper-helper needs; raise it"
+            if wanted.rlim_cur >= minimumAddressSpace, setrlimit(limitID, &wanted) == 0 { continue }
+            return MemoryLimitShortfall(resource: resource, current: limit.rlim_cur, needed: minimumAddressSpace)
         }
         return nil
     }
@@ -114,4 +141,9 @@ public enum ProcessHygiene {
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted)
         }
     }
+}
+
+/// The client's socket is on fd 0-2 and could not be moved above them.
+public struct SocketPlacementError: Error, Equatable, Sendable {
+    public let descriptor: Int32
 }

@@ -25,7 +25,6 @@ const unsigned int bk_iff_up = IFF_UP;
 const int bk_pr_set_no_new_privs = PR_SET_NO_NEW_PRIVS;
 const int bk_pr_get_no_new_privs = PR_GET_NO_NEW_PRIVS;
 const int bk_pr_set_dumpable = PR_SET_DUMPABLE;
-const int bk_pr_get_dumpable = PR_GET_DUMPABLE;
 
 _Static_assert(IFNAMSIZ == bk_ifnamsiz, "IFNAMSIZ mirrored");
 
@@ -71,10 +70,6 @@ int bk_tun_set_owner(int tunfd, uid_t owner) {
 
 int bk_tun_set_persist(int tunfd, int on) {
     return ioctl(tunfd, TUNSETPERSIST, (unsigned long)on);
-}
-
-int bk_tun_get_vnet_hdr_size(int tunfd, int *size) {
-    return ioctl(tunfd, TUNGETVNETHDRSZ, size);
 }
 
 int bk_if_index(int sock, const uint8_t *name, size_t len, int *index) {
@@ -223,9 +218,6 @@ int bk_openat(int dirfd, const char *path, int flags) {
     return openat(dirfd, path, flags);
 }
 
-extern char **environ;
-static char *bk_no_environment[1] = { NULL };
-void bk_clear_environment(void) { environ = bk_no_environment; }
 
 int bk_getresuid(uid_t *r, uid_t *e, uid_t *s) { return getresuid(r, e, s); }
 int bk_getresgid(gid_t *r, gid_t *e, gid_t *s) { return getresgid(r, e, s); }

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "CBridgeNetlink.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,8 +43,6 @@ int bk_tun_get_iff(int tunfd, char *name_out, unsigned int *flags_out);
 int bk_tun_set_owner(int tunfd, uid_t owner);
 /// TUNSETPERSIST: used by tests only, to show what a fd holder can do after the hand-off.
 int bk_tun_set_persist(int tunfd, int on);
-/// TUNGETVNETHDRSZ: the virtio-net header size (fails with EINVAL without IFF_VNET_HDR).
-int bk_tun_get_vnet_hdr_size(int tunfd, int *size);
 
 /// SIOCGIFINDEX.
 int bk_if_index(int sock, const uint8_t *name, size_t len, int *index);
@@ -81,7 +81,6 @@ int bk_prctl(int option, unsigned long arg2);
 extern const int bk_pr_set_no_new_privs;
 extern const int bk_pr_get_no_new_privs;
 extern const int bk_pr_set_dumpable;
-extern const int bk_pr_get_dumpable;
 
 /// open() / openat() are variadic in C (the mode argument); these pass no mode.
 int bk_open(const char *path, int flags);
@@ -103,10 +102,6 @@ unsigned int bk_minor(dev_t dev);
 int bk_set_signal_disposition(int signal, int ignore);
 /// SIGRTMAX is a function-like macro.
 int bk_sigrtmax(void);
-
-/// Points environ at an empty list (clearenv() would leave it NULL, which the Swift runtime's
-/// environment scan does not expect).
-void bk_clear_environment(void);
 
 /// A compile-time switch for the test build only: a pause point where an outside observer can
 /// read /proc/PID/status. Release builds are made without BRIDGEKEEPER_TEST_HOOKS and this

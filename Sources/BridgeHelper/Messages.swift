@@ -1,0 +1,139 @@
+import BridgeACL
+import BridgeSystem
+
+/// The helper's one stderr line for each outcome. All wording for people is here: the system
+/// layer reports errnos and facts, the ACL layer reports rules and locations.
+extension HelperFailure {
+    public var message: String {
+        switch self {
+        case .arguments(let error):
+            switch error {
+            case .noProgramName: return "\(HelperCommandLine.programName): called without argv[0]; refusing"
+            case .usage: return HelperCommandLine.usageLine
+            case .badDescriptor(let value):
+                return "invalid --fd value '\(Escaping.escape(value, limit: 64))': expected a decimal descriptor number 0..2147483647"
+            }
+        case .socketNotMovable(let fd):
+            return "--fd=\(fd): cannot move the socket above the standard descriptors"
+        case .memoryLimit(let problem):
+            return "the \(problem.limit) limit of \(problem.currentKiB) KiB is below the \(problem.neededKiB) KiB \(HelperCommandLine.programName) needs; raise it"
+        case .invalidBridgeName(let bytes, let problem):
+            return "bridge name '\(Escaping.escape(bytes, limit: 64))' \(problem.explanation)"
+        case .socket(let fd, let problem):
+            return Self.socketMessage(fd: fd, problem)
+        case .tun(let error, let fileCapability):
+            return Self.tunMessage(error, fileCapability: fileCapability)
+        case .privilege(let error), .capabilities(let error):
+            return Self.privilegeMessage(error)
+        case .policy(let error):
+            return ACLMessages.refusal(error)
+        case .denied(let decided):
+            return ACLMessages.refusal(decided, topLevel: Installation.aclFile)
+                ?? "\(ACLMessages.deniedPrefix): bridge '\(decided.names.requested)'"
+        case .bridgeMissing(let name):
+            return "bridge '\(name)' does not exist in this network namespace; create it (ip link add \(name) type bridge) or ask an administrator"
+        case .notABridge(let name, let driver):
+            return "'\(name)' is not a Linux bridge (its driver is '\(Escaping.escape(driver))'); no TAP was created"
+        case .lookup(let what, let errno):
+            return "\(what): \(errno)"
+        case .tapSetup(let step, let errno, let bridge):
+            return Self.tapMessage(step, errno, bridge: bridge)
+        case .attachNotVerified(let tap, let bridge, let master):
+            let now = master.map { "index \($0)" } ?? "none"
+            return "\(tap) is not a port of bridge '\(bridge)' after attaching it (its master is \(now)); no TAP was left"
+        case .handoff(let fd, let error):
+            let why: String
+            switch error {
+            case .timeoutNotSet(let errno): why = "cannot set the 5-second send timeout: \(errno)"
+            case .sendFailed(let errno) where errno == .wouldBlock: why = "the peer did not read within 5 seconds"
+            case .sendFailed(let errno): why = errno.description
+            }
+            return "could not send the TAP descriptor over --fd=\(fd): \(why); the TAP was removed"
+        }
+    }
+
+    static func socketMessage(fd: Int32, _ problem: HandoffSocket.Problem) -> String {
+        let number = "--fd=\(fd)"
+        switch problem {
+        case .notOpen: return "\(number) is not an open file descriptor"
+        case .notSocket: return "\(number) is not a socket (expected the AF_UNIX socket QEMU passes)"
+        case .wrongKind: return "\(number) is not an AF_UNIX stream or seqpacket socket"
+        case .listening: return "\(number) is a listening socket, not a connected one"
+        case .notConnected: return "\(number) is a socket that is not connected to a peer"
+        case .queryFailed(let errno): return "\(number): cannot query the socket: \(errno)"
+        }
+    }
+
+    static func tunMessage(_ error: TunControl.OpenError, fileCapability: Bool) -> String {
+        let path = TunControl.path
+        switch error {
+        case .open(let errno) where errno == .noSuchFile:
+            return "\(path) does not exist: load the tun module (modprobe tun) or create the node (mknod /dev/net/tun c 10 200)"
+        case .open(let errno) where errno == .permissionDenied && fileCapability:
+            return "cannot open \(path): Permission denied; the file-capability install needs it mode 0666 (the usual default), or install the helper setuid root"
+        case .open(let errno):
+            return "cannot open \(path): \(errno)"
+        case .status(let errno):
+            return "cannot open \(path): fstat: \(errno)"
+        case .notTunDevice:
+            return "cannot open \(path): \(path) is not the tun character device (10:200): \(Errno.noSuchDevice)"
+        }
+    }
+
+    static func privilegeMessage(_ error: PrivilegeError) -> String {
+        let program = HelperCommandLine.programName
+        switch error {
+        case .userNamespace(.inside):
+            return "\(program) was started inside a user namespace, where its privilege does not reach the host's network; run QEMU outside the user namespace"
+        case .userNamespace(.cannotTell(let errno)):
+            return "cannot ask the kernel whether this is a user namespace: \(errno)"
+        case .noPrivilege:
+            return "\(program) has no privilege: install it setuid root (chown root, chmod 4755) or with 'setcap cap_net_admin+ep' on a filesystem mounted without nosuid; no_new_privs in the caller also disables both"
+        case .capabilityMissing(let name):
+            return "\(program) runs setuid root but \(name) is not available (dropped from the caller's bounding set?); refusing"
+        case .callFailed(let step, let errno):
+            let what: String
+            switch step {
+            case .setGroups: what = "setresgid"
+            case .setUser: what = "cap_setuid"
+            case .dropBound(let cap): what = "dropping capability \(cap) from the bounding set"
+            case .resetAmbient: what = "clearing the ambient capability set"
+            case .capInit: what = "cap_init"
+            case .capSetProc: what = "cap_set_proc"
+            case .noNewPrivs: what = "PR_SET_NO_NEW_PRIVS"
+            case .dumpable: what = "PR_SET_DUMPABLE"
+            }
+            return "\(what): \(errno)"
+        case .unexpectedState(let what):
+            return what
+        }
+    }
+
+    static func tapMessage(_ step: TapStep, _ errno: Errno, bridge: InterfaceName) -> String {
+        let what: String
+        switch step {
+        case .features: what = "TUNGETFEATURES"
+        case .create: what = "TUNSETIFF"
+        case .owner: what = "TUNSETOWNER"
+        case .readAddress(let tap): what = "reading the MAC address of \(tap)"
+        case .setAddress(let tap): what = "setting the MAC address of \(tap)"
+        case .index(let tap): what = "SIOCGIFINDEX \(tap)"
+        case .netlink: what = "opening a route netlink socket"
+        case .mtu(let tap, let mtu): what = "setting the MTU of \(tap) to \(mtu)"
+        case .up(let tap): what = "bringing \(tap) up"
+        case .attach:
+            if errno == .exchangeFull {
+                return "bridge '\(bridge)' has no free port (a Linux bridge holds at most 1023 ports); no TAP was created"
+            }
+            // A vanished master index reads as EINVAL from rtnetlink (ENODEV from the old ioctl).
+            if errno == .noSuchDevice || errno == .invalidArgument {
+                return "bridge '\(bridge)' disappeared while the TAP was being attached; no TAP was left"
+            }
+            what = "adding a port to bridge \(bridge)"
+        }
+        if errno == .notPermitted {
+            return "\(what): Operation not permitted (is CAP_NET_ADMIN available in this network namespace?); no TAP was left"
+        }
+        return "\(what): \(errno); no TAP was left"
+    }
+}

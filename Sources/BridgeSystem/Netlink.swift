@@ -1,0 +1,318 @@
+import BridgeACL
+import CBridgeShims
+import Glibc
+
+// A small rtnetlink layer: link requests encoded as bytes (pure, unit-tested against the bytes
+// iproute2 sends), replies parsed into values, and one socket type that sends a request and
+// waits for its answer. Names and indexes are resolved here by the kernel itself, so the helper
+// decides on the device the kernel means, whatever name (canonical or alternative) was used.
+
+/// One rtnetlink request: `nlmsghdr`, `ifinfomsg`, then attributes, in host byte order (netlink
+/// is host-endian). Attributes are 4-byte aligned; nests are closed with `endNest`.
+public struct LinkRequest: Equatable, Sendable {
+    public private(set) var bytes: [UInt8]
+
+    /// - Parameters:
+    ///   - type: RTM_GETLINK, RTM_SETLINK...
+    ///   - flags: NLM_F_REQUEST is always set; add NLM_F_ACK for requests that answer nothing else.
+    ///   - family: AF_UNSPEC (0) for link requests, AF_BRIDGE (7) for bridge-port settings.
+    ///   - index: the interface (0 when it is named by an attribute instead).
+    ///   - interfaceFlags, change: `ifi_flags` and `ifi_change` (IFF_UP to bring a link up).
+    public init(type: UInt16, flags: UInt16 = 0, sequence: UInt32, family: UInt8 = 0, index: Int32 = 0,
+                interfaceFlags: UInt32 = 0, change: UInt32 = 0) {
+        bytes = []
+        bytes.reserveCapacity(64)
+        append32(0)  // nlmsg_len, set by `finished`
+        append16(type)
+        append16(flags | bk_nlm_f_request)
+        append32(sequence)
+        append32(0)  // nlmsg_pid: the kernel fills in the sender
+        bytes.append(family)
+        bytes.append(0)
+        append16(0)  // ifi_type
+        append32(UInt32(bitPattern: index))
+        append32(interfaceFlags)
+        append32(change)
+    }
+
+    /// An attribute with raw payload bytes.
+    public mutating func append(_ type: UInt16, payload: some Collection<UInt8>) {
+        append16(UInt16(4 + payload.count))
+        append16(type)
+        bytes += payload
+        pad()
+    }
+
+    public mutating func append(_ type: UInt16, uint32 value: UInt32) {
+        withUnsafeBytes(of: value) { append(type, payload: Array($0)) }
+    }
+
+    public mutating func append(_ type: UInt16, uint8 value: UInt8) {
+        append(type, payload: [value])
+    }
+
+    /// A NUL-terminated string attribute (IFLA_IFNAME, IFLA_IFALIAS).
+    public mutating func append(_ type: UInt16, string: some Collection<UInt8>) {
+        append(type, payload: Array(string) + [0])
+    }
+
+    /// Opens a nested attribute; returns where it starts, for `endNest`.
+    public mutating func beginNest(_ type: UInt16) -> Int {
+        let start = bytes.count
+        append16(0)
+        append16(type | bk_nla_f_nested)
+        return start
+    }
+
+    public mutating func endNest(_ start: Int) {
+        store16(UInt16(bytes.count - start), at: start)
+    }
+
+    /// The request with its total length filled in.
+    public var finished: [UInt8] {
+        var copy = self
+        copy.store32(UInt32(bytes.count), at: 0)
+        return copy.bytes
+    }
+
+    private mutating func append16(_ value: UInt16) { withUnsafeBytes(of: value) { bytes += $0 } }
+    private mutating func append32(_ value: UInt32) { withUnsafeBytes(of: value) { bytes += $0 } }
+    private mutating func pad() { while bytes.count % 4 != 0 { bytes.append(0) } }
+    private mutating func store16(_ value: UInt16, at offset: Int) {
+        withUnsafeBytes(of: value) { for (i, byte) in $0.enumerated() { bytes[offset + i] = byte } }
+    }
+    private mutating func store32(_ value: UInt32, at offset: Int) {
+        withUnsafeBytes(of: value) { for (i, byte) in $0.enumerated() { bytes[offset + i] = byte } }
+    }
+}
+
+/// Reading host-order integers out of received bytes, bounds-checked.
+enum NetlinkBytes {
+    static func uint16(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt16? {
+        let start = bytes.startIndex + offset
+        guard offset >= 0, start + 2 <= bytes.endIndex else { return nil }
+        var value: UInt16 = 0
+        withUnsafeMutableBytes(of: &value) { raw in
+            for i in 0..<2 { raw[i] = bytes[start + i] }
+        }
+        return value
+    }
+
+    static func uint32(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt32? {
+        let start = bytes.startIndex + offset
+        guard offset >= 0, start + 4 <= bytes.endIndex else { return nil }
+        var value: UInt32 = 0
+        withUnsafeMutableBytes(of: &value) { raw in
+            for i in 0..<4 { raw[i] = bytes[start + i] }
+        }
+        return value
+    }
+}
+
+/// The attributes of a message body or of a nest: `(type without flags, payload)` pairs. Stops at
+/// the first malformed header instead of reading past the end.
+public struct NetlinkAttributes: Sequence {
+    let bytes: ArraySlice<UInt8>
+
+    public init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+    public struct Iterator: IteratorProtocol {
+        var rest: ArraySlice<UInt8>
+
+        public mutating func next() -> (type: UInt16, payload: ArraySlice<UInt8>)? {
+            guard let length = NetlinkBytes.uint16(rest, at: 0), let type = NetlinkBytes.uint16(rest, at: 2),
+                  length >= 4, Int(length) <= rest.count else { return nil }
+            let payload = rest[(rest.startIndex + 4)..<(rest.startIndex + Int(length))]
+            let aligned = Swift.min(rest.count, (Int(length) + 3) & ~3)
+            rest = rest.dropFirst(aligned)
+            return (type & bk_nla_type_mask, payload)
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(rest: bytes) }
+
+    /// The payload of the first attribute of `type`.
+    public func first(_ type: UInt16) -> ArraySlice<UInt8>? {
+        first(where: { $0.type == type })?.payload
+    }
+}
+
+/// A link as RTM_NEWLINK describes it (the reply to RTM_GETLINK).
+public struct LinkDescription: Equatable, Sendable {
+    public var index: Int32
+    /// The canonical name (IFLA_IFNAME).
+    public var name: [UInt8]
+    /// Alternative names (IFLA_PROP_LIST / IFLA_ALT_IFNAME), up to 127 bytes each.
+    public var alternativeNames: [[UInt8]]
+    /// IFLA_INFO_KIND: "bridge", "veth", "tun", "openvswitch"...; nil for devices without one
+    /// (loopback, most physical NICs).
+    public var kind: [UInt8]?
+    public var mtu: UInt32?
+    /// IFLA_MASTER: the bridge (or bond...) this link is a port of.
+    public var master: Int32?
+    /// IFLA_IFALIAS.
+    public var alias: [UInt8]?
+
+    public init(index: Int32, name: [UInt8], alternativeNames: [[UInt8]] = [], kind: [UInt8]? = nil,
+                mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil) {
+        self.index = index
+        self.name = name
+        self.alternativeNames = alternativeNames
+        self.kind = kind
+        self.mtu = mtu
+        self.master = master
+        self.alias = alias
+    }
+
+    /// Parses the body of an RTM_NEWLINK message (after the `nlmsghdr`).
+    public static func parse(body: ArraySlice<UInt8>) -> LinkDescription? {
+        guard body.count >= Int(bk_ifinfomsg_size), let index = NetlinkBytes.uint32(body, at: 4) else { return nil }
+        var link = LinkDescription(index: Int32(bitPattern: index), name: [])
+        for (type, payload) in NetlinkAttributes(body.dropFirst(Int(bk_ifinfomsg_size))) {
+            switch type {
+            case bk_ifla_ifname: link.name = cString(payload)
+            case bk_ifla_mtu: link.mtu = NetlinkBytes.uint32(payload, at: 0)
+            case bk_ifla_master: link.master = NetlinkBytes.uint32(payload, at: 0).map { Int32(bitPattern: $0) }
+            case bk_ifla_ifalias: link.alias = cString(payload)
+            case bk_ifla_linkinfo:
+                link.kind = NetlinkAttributes(payload).first(bk_ifla_info_kind).map(cString)
+            case bk_ifla_prop_list:
+                link.alternativeNames = NetlinkAttributes(payload)
+                    .filter { $0.type == bk_ifla_alt_ifname }
+                    .map { cString($0.payload) }
+            default: continue
+            }
+        }
+        return link.name.isEmpty ? nil : link
+    }
+
+    static func cString(_ payload: ArraySlice<UInt8>) -> [UInt8] {
+        Array(payload.prefix(while: { $0 != 0 }))
+    }
+}
+
+/// A route-netlink socket of the calling process's network namespace. Requests are answered in
+/// order; each call sends one request and reads until the reply with its sequence number.
+///
+/// The kernel checks CAP_NET_ADMIN for changes against the credentials of whoever opened the
+/// socket as well as the sender, so a socket used for changes must be opened while the
+/// capability is effective.
+public final class RouteNetlink {
+    let socket: FileDescriptor
+    private var sequence: UInt32 = 0
+
+    public init() throws(SystemError) {
+        socket = try FileDescriptor.socket(domain: bk_af_netlink, type: Int32(SOCK_RAW.rawValue), protocol: bk_netlink_route)
+        // Errors come back without a copy of the request.
+        var on: Int32 = 1
+        _ = setsockopt(socket.rawValue, bk_sol_netlink, bk_netlink_cap_ack, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    public func nextSequence() -> UInt32 {
+        sequence &+= 1
+        return sequence
+    }
+
+    /// The link the kernel resolves `name` to: its canonical name or any alternative name.
+    /// Nil when no such link exists in this namespace.
+    public func link(named name: some Collection<UInt8>) throws(SystemError) -> LinkDescription? {
+        var request = LinkRequest(type: bk_rtm_getlink, sequence: nextSequence())
+        request.append(bk_ifla_ext_mask, uint32: bk_rtext_filter_skip_stats)
+        request.append(bk_ifla_ifname, string: name)
+        return try getLink(request, what: "RTM_GETLINK \(Escaping.escape(name))")
+    }
+
+    public func link(index: Int32) throws(SystemError) -> LinkDescription? {
+        var request = LinkRequest(type: bk_rtm_getlink, sequence: nextSequence(), index: index)
+        request.append(bk_ifla_ext_mask, uint32: bk_rtext_filter_skip_stats)
+        return try getLink(request, what: "RTM_GETLINK index \(index)")
+    }
+
+    private func getLink(_ request: LinkRequest, what: String) throws(SystemError) -> LinkDescription? {
+        let reply: [UInt8]?
+        do {
+            reply = try exchange(request, what: what)
+        } catch {
+            if error.errno == .noSuchDevice { return nil }
+            throw error
+        }
+        guard let body = reply else { throw SystemError(what, Errno(rawValue: EPROTO)) }
+        guard let link = LinkDescription.parse(body: body[...]) else {
+            throw SystemError("\(what): malformed reply", Errno(rawValue: EPROTO))
+        }
+        return link
+    }
+
+    /// Sends a change (RTM_SETLINK with NLM_F_ACK) and waits for the kernel's acknowledgement.
+    public func change(_ request: LinkRequest, what: String) throws(SystemError) {
+        _ = try exchange(request, what: what)
+    }
+
+    /// Sends `request` and returns the body of the reply message with its sequence number, or
+    /// nil for a plain acknowledgement. A negative error in the reply is thrown as its errno.
+    func exchange(_ request: LinkRequest, what: String) throws(SystemError) -> [UInt8]? {
+        let message = request.finished
+        guard let expected = NetlinkBytes.uint32(message[...], at: 8) else {
+            throw SystemError(what, Errno(rawValue: EINVAL))
+        }
+        let sent = message.withUnsafeBytes { raw in
+            retryingOnInterrupt { Glibc.send(socket.rawValue, raw.baseAddress, raw.count, 0) }
+        }
+        guard sent == message.count else { throw SystemError(what) }
+        var buffer = [UInt8](repeating: 0, count: 32768)
+        while true {
+            // The sender's address: only the kernel (port id 0) may answer.
+            var address = [UInt8](repeating: 0, count: 12)
+            var addressLength = socklen_t(12)
+            let count = buffer.withUnsafeMutableBytes { raw in
+                address.withUnsafeMutableBytes { addr in
+                    retryingOnInterrupt {
+                        recvfrom(socket.rawValue, raw.baseAddress, raw.count, 0,
+                                 addr.baseAddress?.assumingMemoryBound(to: sockaddr.self), &addressLength)
+                    }
+                }
+            }
+            guard count > 0 else { throw SystemError(what) }
+            guard NetlinkBytes.uint32(address[...], at: 4) == 0 else { continue }
+            var rest = buffer[0..<count]
+            while let length = NetlinkBytes.uint32(rest, at: 0), let type = NetlinkBytes.uint16(rest, at: 4),
+                  let sequence = NetlinkBytes.uint32(rest, at: 8), Int(length) >= Int(bk_nlmsghdr_size),
+                  Int(length) <= rest.count {
+                let body = rest[(rest.startIndex + Int(bk_nlmsghdr_size))..<(rest.startIndex + Int(length))]
+                rest = rest.dropFirst(min(rest.count, (Int(length) + 3) & ~3))
+                guard sequence == expected else { continue }
+                if type == bk_nlmsg_error {
+                    guard let code = NetlinkBytes.uint32(body, at: 0) else {
+                        throw SystemError("\(what): malformed reply", Errno(rawValue: EPROTO))
+                    }
+                    let errno = -Int32(bitPattern: code)
+                    if errno == 0 { return nil }
+                    throw SystemError(what, Errno(rawValue: errno))
+                }
+                return Array(body)
+            }
+        }
+    }
+}
+
+/// The link changes the helper makes, each an RTM_SETLINK with an acknowledgement.
+public enum LinkChange {
+    public static func mtu(_ mtu: UInt32, index: Int32, sequence: UInt32) -> LinkRequest {
+        var request = LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index)
+        request.append(bk_ifla_mtu, uint32: mtu)
+        return request
+    }
+
+    /// IFLA_MASTER: make `index` a port of the device `master` (0 detaches it).
+    public static func master(_ master: Int32, index: Int32, sequence: UInt32) -> LinkRequest {
+        var request = LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index)
+        request.append(bk_ifla_master, uint32: UInt32(bitPattern: master))
+        return request
+    }
+
+    /// IFF_UP in `ifi_flags`, with IFF_UP in `ifi_change` so no other flag is touched.
+    public static func up(index: Int32, sequence: UInt32) -> LinkRequest {
+        LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index,
+                    interfaceFlags: bk_iff_up, change: bk_iff_up)
+    }
+}
