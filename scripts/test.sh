@@ -1,10 +1,13 @@
 #!/bin/bash
 # `make test`: every suite, one summary line each, then the total. Run as root (the privileged
 # suites build namespaces and setuid copies); a missing precondition is a failure, never a skip.
+# After each suite `=== NAME: S s`; at the end one `=== time NAME: S s` line per suite and
+# `=== time total: S s`, then the closing `N passed, N failed` (CI parses that last line).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 total_pass=0 total_fail=0
+times=()
 log_dir=$root/.build/test-logs
 mkdir -p "$log_dir"
 
@@ -13,8 +16,12 @@ run_suite() {
     local name=$1; shift
     local log=$log_dir/$name.log
     echo "=== $name"
+    local started=$SECONDS
     "$@" 2>&1 | tee "$log"
     local status=${PIPESTATUS[0]}
+    local took=$((SECONDS - started))
+    echo "=== $name: $took s"
+    times+=("$name: $took s")
     local summary
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
     if [ -z "$summary" ]; then
@@ -50,5 +57,7 @@ run_suite guest Tests/Guest/scenarios.sh
 run_suite guest-kernel-devices Tests/Guest/kernel-devices.sh
 
 echo "=== total"
+for t in "${times[@]}"; do echo "=== time $t"; done
+echo "=== time total: $SECONDS s"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]

@@ -119,10 +119,6 @@ let policyErrorMessages: [(PolicyError, String)] = [
 struct ACLMessageTests {
     let top = bytes(topLevelPath)
 
-    @Test func prefix() {
-        #expect(ACLMessages.deniedPrefix == "access denied by acl file")
-    }
-
     @Test func allowedHasNoRefusal() throws {
         let policy = try #require(singleFilePolicy("allow br0\n"))
         let bridge = try name("br0")

@@ -1,112 +1,164 @@
-/// The differential corpus: ordinary ACL files that the stock qemu-bridge-helper (QEMU 7.2) reads
-/// the same way as bridgekeeper, and the stock decision for each requested bridge, written out
-/// by hand from the stock rules: a bridge is allowed iff some `allow` rule matches it (`allow all`
-/// matches everything) and no `deny` rule does (deny wins regardless of order; default deny).
-/// An include that does not exist is skipped.
-///
-/// Plain strings only (no BridgeACL types), so a privileged integration test can install the
-/// same files under /etc/qemu and run the real stock helper and bridgekeeper against them.
-/// Only stock-compatible syntax appears here: no tabs directly after a keyword, no inline
-/// comments, no qualifiers, no line over 4095 bytes (see contract.md §5 for the divergences).
-public struct StockCase: Sendable, CustomStringConvertible {
-    /// A short name for reports.
-    public let name: String
-    /// The contents of /etc/qemu/bridge.conf.
-    public let topLevel: String
-    /// Other files, by absolute path. An include naming a path not listed here does not exist.
-    public let includes: [String: String]
-    /// Bridges the stock helper allows with these files.
-    public let allowed: [String]
-    /// Bridges the stock helper refuses with "access denied by acl file".
-    public let denied: [String]
+import Testing
+import Foundation
 
-    public init(_ name: String, _ topLevel: String, includes: [String: String] = [:],
-                allowed: [String], denied: [String]) {
-        self.name = name
-        self.topLevel = topLevel
-        self.includes = includes
-        self.allowed = allowed
-        self.denied = denied
-    }
+/// The differential corpus, read from Tests/Corpus/stock-decisions.txt: the one file that both
+/// these unit tests and the privileged Tests/Integration/t-differential.sh (which runs every
+/// request through the real stock qemu-bridge-helper and through ours) take their cases from.
+/// The file's header documents the syntax; this type reads only what a unit test can check.
+struct StockCase: Sendable, CustomTestStringConvertible {
+    /// The case's name in the file.
+    let name: String
+    /// Files by absolute path, in file order.
+    let files: [(path: String, contents: [UInt8])]
+    /// Paths the caller cannot read (`unreadable`, `group`): they load as unavailable.
+    let unreadable: Set<String>
+    /// A file is owned by a user (`owner`): only the real file reader refuses that.
+    let needsRealReader: Bool
+    let requests: [StockRequest]
 
-    public var description: String { name }
+    var testDescription: String { name }
 }
 
-public enum StockCorpus {
-    public static let topLevelPath = "/etc/qemu/bridge.conf"
+/// One `ask` line: the bridge asked for (nil for an explicit argv) and bridgekeeper's outcome.
+struct StockRequest: Sendable {
+    let line: Int
+    let bridge: String?
+    let ours: OursOutcome
+    let diverges: Bool
+}
 
-    public static let cases: [StockCase] = [
-        StockCase("empty file", "",
-                  allowed: [], denied: ["br0", "all"]),
-        StockCase("comments and blank lines only", "# bridges\n\n   # indented comment\n\t# tab comment\n\n",
-                  allowed: [], denied: ["br0"]),
-        StockCase("one allow", "allow br0\n",
-                  allowed: ["br0"], denied: ["br1", "BR0", "br00", "br", "all"]),
-        StockCase("libvirt default bridge", "allow virbr0\n",
-                  allowed: ["virbr0"], denied: ["virbr1", "br0"]),
-        StockCase("allow all", "allow all\n",
-                  allowed: ["br0", "br1", "virbr0", "ALL", "all", "abcdefghijklmno"], denied: []),
-        StockCase("allow all, deny one", "allow all\ndeny br1\n",
-                  allowed: ["br0", "br2"], denied: ["br1"]),
-        StockCase("deny one, allow all", "deny br1\nallow all\n",
-                  allowed: ["br0", "br2"], denied: ["br1"]),
-        StockCase("deny all, allow one", "deny all\nallow br0\n",
-                  allowed: [], denied: ["br0", "br1"]),
-        StockCase("allow one, deny all", "allow br0\ndeny all\n",
-                  allowed: [], denied: ["br0", "br1"]),
-        StockCase("deny only", "deny br0\n",
-                  allowed: [], denied: ["br0", "br1"]),
-        StockCase("two allows", "allow br0\nallow br1\n",
-                  allowed: ["br0", "br1"], denied: ["br2"]),
-        StockCase("repeated allows and a deny", "allow br0\nallow br0\ndeny br0\nallow br1\n",
-                  allowed: ["br1"], denied: ["br0"]),
-        StockCase("ALL is a bridge name", "allow ALL\n",
-                  allowed: ["ALL"], denied: ["br0", "all", "All"]),
-        StockCase("deny ALL does not deny everything", "allow all\ndeny ALL\n",
-                  allowed: ["br0", "all"], denied: ["ALL"]),
-        StockCase("keywords are case-sensitive in names too", "allow Br0\n",
-                  allowed: ["Br0"], denied: ["br0", "BR0"]),
-        StockCase("CRLF line ends", "allow br0\r\ndeny br1\r\nallow br2\r\n",
-                  allowed: ["br0", "br2"], denied: ["br1"]),
-        StockCase("surrounding whitespace", "   allow br0   \n\tdeny br1\t\n  allow br2\n",
-                  allowed: ["br0", "br2"], denied: ["br1"]),
-        StockCase("several spaces after the keyword", "allow    br0\n",
-                  allowed: ["br0"], denied: ["br1"]),
-        StockCase("comments that look like rules", "#allow br1\n# deny br0\nallow br0\n",
-                  allowed: ["br0"], denied: ["br1"]),
-        StockCase("names with punctuation", "allow virbr0-nic\nallow br.100\nallow br_lan\nallow br0@x\n",
-                  allowed: ["virbr0-nic", "br.100", "br_lan", "br0@x"], denied: ["virbr0", "br"]),
-        StockCase("15-byte name", "allow abcdefghijklmno\n",
-                  allowed: ["abcdefghijklmno"], denied: ["abcdefghijklmn", "abcdefghijklm"]),
-        StockCase("no final newline", "allow br0",
-                  allowed: ["br0"], denied: ["br1"]),
-        StockCase("include adds and denies", "allow br0\ninclude /etc/qemu/users.conf\n",
-                  includes: ["/etc/qemu/users.conf": "allow br1\ndeny br0\n"],
-                  allowed: ["br1"], denied: ["br0", "br2"]),
-        StockCase("missing include is skipped", "include /etc/qemu/missing.conf\nallow br0\n",
-                  allowed: ["br0"], denied: ["br1"]),
-        StockCase("per-user include the caller cannot read", "allow br0\ninclude /etc/qemu/alice.conf\n",
-                  allowed: ["br0"], denied: ["br1"]),
-        StockCase("nested includes", "include /etc/qemu/a.conf\nallow br2\n",
-                  includes: ["/etc/qemu/a.conf": "include /etc/qemu/b.conf\nallow br0\n",
-                             "/etc/qemu/b.conf": "deny br0\nallow br1\n"],
-                  allowed: ["br1", "br2"], denied: ["br0", "br3"]),
-        StockCase("deny all in an include overrides allow all", "allow all\ninclude /etc/qemu/lockdown.conf\n",
-                  includes: ["/etc/qemu/lockdown.conf": "deny all\n"],
-                  allowed: [], denied: ["br0", "all"]),
-        StockCase("allow all in an include", "deny br1\ninclude /etc/qemu/open.conf\n",
-                  includes: ["/etc/qemu/open.conf": "# everything else\nallow all\n"],
-                  allowed: ["br0", "br2"], denied: ["br1"]),
-        StockCase("same include twice", "include /etc/qemu/common.conf\ninclude /etc/qemu/common.conf\n",
-                  includes: ["/etc/qemu/common.conf": "allow br0\n"],
-                  allowed: ["br0"], denied: ["br1"]),
-        StockCase("diamond includes", "include /etc/qemu/b.conf\ninclude /etc/qemu/c.conf\n",
-                  includes: ["/etc/qemu/b.conf": "include /etc/qemu/d.conf\nallow br1\n",
-                             "/etc/qemu/c.conf": "include /etc/qemu/d.conf\ndeny br1\n",
-                             "/etc/qemu/d.conf": "allow br0\n"],
-                  allowed: ["br0"], denied: ["br1", "br2"]),
-        StockCase("include with surrounding whitespace", "  include /etc/qemu/lab.conf  \r\n",
-                  includes: ["/etc/qemu/lab.conf": "allow lab0\n"],
-                  allowed: ["lab0"], denied: ["br0"]),
-    ]
+enum OursOutcome: Sendable, Equatable {
+    case allowed
+    case notAllowed
+    case denied(location: String, rule: String)
+    /// Exact stderr text.
+    case refused(String)
+    /// Anchored regular expression for the stderr line.
+    case refusedMatching(String)
+}
+
+enum StockCorpus {
+    static let path: String = {
+        // #filePath = .../Tests/BridgeACLTests/StockCorpus.swift
+        var url = URL(fileURLWithPath: #filePath)
+        url.deleteLastPathComponent()
+        url.deleteLastPathComponent()
+        return url.appendingPathComponent("Corpus/stock-decisions.txt").path
+    }()
+
+    /// The parsed file, or the problems that kept it from parsing.
+    static let loaded: (cases: [StockCase], problems: [String]) = {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return ([], ["cannot read \(path)"])
+        }
+        return parse(String(decoding: data, as: UTF8.self))
+    }()
+
+    static var cases: [StockCase] { loaded.cases }
+
+    /// The `file` escapes: \n \t \r \\ \0 and \*N:C (N copies of C).
+    static func unescape(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var chars = Array(text.utf8)[...]
+        while let c = chars.popFirst() {
+            guard c == UInt8(ascii: "\\") else { out.append(c); continue }
+            switch chars.popFirst() {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "0"): out.append(0)
+            case UInt8(ascii: "*"):
+                let digits = chars.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+                chars = chars.dropFirst(digits.count)
+                guard let count = Int(String(decoding: digits, as: UTF8.self)),
+                      chars.popFirst() == UInt8(ascii: ":"), let repeated = chars.popFirst() else { return nil }
+                out += [UInt8](repeating: repeated, count: count)
+            default: return nil
+            }
+        }
+        return out
+    }
+
+    static func parse(_ text: String) -> (cases: [StockCase], problems: [String]) {
+        var cases: [StockCase] = []
+        var problems: [String] = []
+        var name: String?
+        var files: [(path: String, contents: [UInt8])] = []
+        var unreadable: Set<String> = []
+        var owned = false
+        var requests: [StockRequest] = []
+
+        func finish() {
+            guard let current = name else { return }
+            cases.append(StockCase(name: current, files: files, unreadable: unreadable,
+                                   needsRealReader: owned, requests: requests))
+        }
+
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = String(raw)
+            let number = index + 1
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            func problem(_ what: String) { problems.append("line \(number): \(what): \(line)") }
+            switch words[0] {
+            case "bridge", "veth", "cwdfile":
+                continue
+            case "case":
+                finish()
+                name = words.count > 1 ? words[1...].joined(separator: " ") : ""
+                files = []
+                unreadable = []
+                owned = false
+                requests = []
+            case "file":
+                guard words.count >= 2, name != nil else { problem("file outside a case"); continue }
+                guard let contents = unescape(words.count > 2 ? words[2] : "") else { problem("bad escape"); continue }
+                files.append((words[1], contents))
+            case "unreadable", "group":
+                guard words.count >= 2 else { problem("no path"); continue }
+                unreadable.insert(words[1])
+            case "owner":
+                owned = true
+            case "ask":
+                guard name != nil else { problem("ask outside a case"); continue }
+                let fields = line.dropFirst(4).components(separatedBy: " | ")
+                guard fields.count >= 2 else { problem("expected REQUEST | OURS"); continue }
+                let diverges = fields.count >= 4 && fields[3].hasPrefix("diverges: ")
+                guard fields.count < 4 || diverges, fields.count <= 4 else { problem("bad field 4"); continue }
+                guard let ours = outcome(fields[1]) else { problem("bad OURS"); continue }
+                if case .refused = ours, fields.count < 3 { problem("a refusal needs STOCK") }
+                if case .refusedMatching = ours, fields.count < 3 { problem("a refusal needs STOCK") }
+                requests.append(StockRequest(line: number, bridge: bridge(of: fields[0]), ours: ours, diverges: diverges))
+            default:
+                problem("unknown directive")
+            }
+        }
+        finish()
+        return (cases, problems)
+    }
+
+    /// The bridge of a REQUEST: a name, "novnet NAME", "tun0600 NAME"; nil for "-- ARGV".
+    static func bridge(of request: String) -> String? {
+        if request.hasPrefix("-- ") { return nil }
+        for prefix in ["novnet ", "tun0600 "] where request.hasPrefix(prefix) {
+            return String(request.dropFirst(prefix.count))
+        }
+        return request
+    }
+
+    static func outcome(_ text: String) -> OursOutcome? {
+        let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        switch parts[0] {
+        case "allowed" where parts.count == 1: return .allowed
+        case "not-allowed" where parts.count == 1: return .notAllowed
+        case "denied" where parts.count == 2:
+            let rest = parts[1].split(separator: " ", maxSplits: 1).map(String.init)
+            return rest.count == 2 ? .denied(location: rest[0], rule: rest[1]) : nil
+        case "refused" where parts.count == 2:
+            return unescape(parts[1]).map { .refused(String(decoding: $0, as: UTF8.self)) }
+        case "refused-re" where parts.count == 2: return .refusedMatching(parts[1])
+        default: return nil
+        }
+    }
 }

@@ -126,14 +126,19 @@ struct CommandLineTests {
         #expect(outcome == testCase.expected)
     }
 
+    /// The published limits are the enforced ones: at each limit a command line is accepted,
+    /// one over it is refused (the parse cases above pin the numbers, 64 and 8192).
     @Test func limits() {
-        #expect(HelperCommandLine.maximumArguments == 64)
-        #expect(HelperCommandLine.maximumArgumentLength == 8192)
-    }
-
-    @Test func fixedPaths() {
-        #expect(HelperCommandLine.programName == "bridgekeeper-helper")
-        #expect(HelperPaths.aclFile == bytes("/etc/qemu/bridge.conf"))
+        let count = HelperCommandLine.maximumArguments
+        let atCount = Array(repeating: bytes("--use-vnet"), count: count - 2) + [bytes("--br=br0"), bytes("--fd=3")]
+        #expect(arguments([program] + atCount) != nil)
+        #expect(arguments([program, bytes("--use-vnet")] + atCount) == nil)
+        let length = HelperCommandLine.maximumArgumentLength
+        let name = repeated("x", length - 5)  // "--br=" + name is exactly at the limit
+        #expect(arguments([program, bytes("--br=") + name, bytes("--fd=3")])?.bridge == name)
+        #expect(arguments([program, bytes("--br=") + name + bytes("x"), bytes("--fd=3")]) == nil)
+        #expect(arguments([program, bytes("--br=br0"), bytes("--fd=") + repeated("0", length - 6) + bytes("3")])?.socket == 3)
+        #expect(arguments([program, bytes("--br=br0"), bytes("--fd=") + repeated("0", length - 5) + bytes("3")]) == nil)
     }
 
     @Test func helpStartsWithTheUsageLine() {

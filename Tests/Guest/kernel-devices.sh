@@ -5,7 +5,7 @@
 # uid 65534 through the setuid helper, that a bond, a VLAN device and a dummy are refused as
 # "not a Linux bridge" with no TAP created, while a real bridge in the same kernel attaches.
 # The guest is the host under test; nothing touches this machine's network. Prints PASS/FAIL
-# lines and `N passed, N failed`.
+# lines, `# time total: S s` and `N passed, N failed`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helper=${BK_HELPER:-$root/.build-helper/release/bridgekeeper-helper}
@@ -13,7 +13,7 @@ cache=${GUEST_CACHE:-$root/.build/guest}/kernel-devices
 pass=0 fail=0
 ok() { echo "PASS kernel-devices/$1"; pass=$((pass + 1)); }
 bad() { echo "FAIL kernel-devices/$1: $2"; fail=$((fail + 1)); }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
+finish() { echo "# time total: $SECONDS s"; echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
 if [ "$(id -u)" != 0 ]; then bad precondition "must run as root"; finish; exit 1; fi
 if [ ! -x "$helper" ]; then bad precondition "no helper at $helper (make helper)"; finish; exit 1; fi
 if readelf -d "$helper" | grep -q NEEDED; then bad precondition "$helper is not a static executable"; finish; exit 1; fi

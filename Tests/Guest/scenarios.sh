@@ -11,8 +11,8 @@
 #                (default: $GUEST_CACHE/logs, emptied at every run)
 #   BK_VERBOSE=1 also print the console lines and the TAP seen for each guest
 #
-# Output on stdout: one "PASS name" or "FAIL name: reason" line per scenario, then
-# "N passed, N failed". Exit status 0 only when nothing failed. Progress goes to stderr.
+# Output on stdout: one "PASS name" or "FAIL name: reason" line per scenario, each followed by
+# "# time name: S s", then "# time total: S s" and "N passed, N failed". Exit status 0 only when nothing failed. Progress goes to stderr.
 #
 # Must run as root. Everything happens in throwaway namespaces: a private mount namespace
 # (own /dev/net/tun node, own /etc/qemu, /etc as an overlay, a private tmpfs), a PID
@@ -701,10 +701,11 @@ inner_main() {
             else
                 failed "$s" "${REASON:-unknown failure}"
             fi
-            log "scenario $s took $((SECONDS - t0))s"
+            echo "# time $s: $((SECONDS - t0)) s"
         done
         CURRENT=""
     fi
+    echo "# time total: $SECONDS s"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
 }

@@ -30,6 +30,7 @@ IT_TIMEOUT=10
 # The callers. setpriv keeps nothing but the given ids; --clear-groups drops root's groups.
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
 NOBODY_GROUPS=(setpriv --reuid=65534 --regid=65534 "--groups=100,1000" --)
+USER_B=(setpriv --reuid=65533 --regid=65533 --clear-groups --)
 AS_ROOT=()
 
 # The messages the helper prints, from Sources/ (kept in one place so a wording change is one edit).
@@ -176,6 +177,30 @@ it_reset_etc_qemu() {
 it_acl_text() { printf '%b' "$1" | bk_acl "${2:-/etc/qemu/bridge.conf}"; }
 
 # ---------------------------------------------------------------------------------------------
+# The three ways the helper runs. Scripts loop over IT_MODES (or a subset) and call it_mode.
+#   s  setuid-nobody  the setuid copy run by nobody, /dev/net/tun 0600
+#   c  caps-nobody    the file-capability copy run by nobody, /dev/net/tun 0666 (the caps
+#                     install needs it: the open happens without privilege)
+#   r  setuid-root    root running the setuid copy, /dev/net/tun 0600
+IT_MODES="s c r"
+
+# it_mode s|c|r: selects a mode (after it_install_helpers). Sets HELPER (the release copy), HOOKS
+# (the test-hooks copy, empty unless installed), AS (the caller's command prefix), CALLER_UID,
+# OTHER and OTHER_UID (another user than the caller), LABEL (for check names), and the mode of
+# the sandbox's /dev/net/tun.
+it_mode() {
+    case $1 in
+        s) HELPER=$H_SETUID HOOKS=${HK_SETUID:-} LABEL=setuid-nobody; AS=("${NOBODY[@]}"); CALLER_UID=65534
+           OTHER=("${USER_B[@]}"); OTHER_UID=65533; bk_tun_mode 0600 ;;
+        c) HELPER=$H_CAPS HOOKS=${HK_CAPS:-} LABEL=caps-nobody; AS=("${NOBODY[@]}"); CALLER_UID=65534
+           OTHER=("${USER_B[@]}"); OTHER_UID=65533; bk_tun_mode 0666 ;;
+        r) HELPER=$H_SETUID HOOKS=${HK_SETUID:-} LABEL=setuid-root; AS=("${AS_ROOT[@]}"); CALLER_UID=0
+           OTHER=("${NOBODY[@]}"); OTHER_UID=65534; bk_tun_mode 0600 ;;
+        *) it_fail "$IT_NAME/test-bug" "expected mode s, c or r, got '$1'"; it_abort ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
 # Running
 
 # it_run COMMAND...: runs COMMAND under a timeout; sets IT_RC, IT_OUT and IT_ERR (exact bytes,
@@ -199,11 +224,27 @@ it_field() {
     printf '<missing>'
 }
 
-# it_expect_no_taps: no TUN/TAP device exists in the sandbox now.
+# it_expect_no_taps: no TUN/TAP device exists in the sandbox now, except those a check holds on
+# purpose: IT_TAPS_EXPECTED (sorted names, space separated; "" = none, the default).
+IT_TAPS_EXPECTED=""
 it_expect_no_taps() {
     local taps
-    taps=$(bk_taps)
-    [ -z "$taps" ] || it_problem "expected no TAP left, got '$(it_show "$taps")'"
+    taps=$(bk_taps | sort | paste -sd ' ')
+    [ "$taps" == "$IT_TAPS_EXPECTED" ] && return
+    if [ -z "$IT_TAPS_EXPECTED" ]; then
+        it_problem "expected no TAP left, got '$(it_show "$taps")'"
+        return
+    fi
+    local want=$IT_TAPS_EXPECTED got=${taps:-none}
+    [ ${#want} -lt 200 ] || want="$(printf '%s' "$want" | wc -w) devices"
+    [ ${#got} -lt 200 ] || got="$(printf '%s' "$got" | wc -w) devices (differing)"
+    it_problem "expected TUN/TAP devices left: $want, got $got"
+}
+
+# it_escape BYTES: BYTES as the helper escapes names in its messages (Escaping.escape): bytes
+# outside printable ASCII, '\' and "'" as \xNN. Also keeps raw bytes out of FAIL lines.
+it_escape() {
+    perl -e 'print join "", map { my $o = ord; ($o >= 0x20 && $o < 0x7f && $_ ne "\\" && $_ ne "\x27") ? $_ : sprintf("\\x%02x", $o) } split //, $ARGV[0]' "$1"
 }
 
 # it_assert_try EXPECT STDERR [KEY=GLOB...]: the assertions on one `bridgekeeper try` run (after

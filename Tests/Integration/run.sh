@@ -4,8 +4,9 @@
 # private mount and network namespaces, private /etc/qemu and /dev/net/tun). Must run as root.
 #
 # Prints each test's `PASS name` / `FAIL name: ...` lines (and any other output, such as the
-# differential table, prefixed with '#'), then exactly one line `N passed, N failed`. Exits 1 if
-# anything failed. A missing precondition (not root, a missing binary or tool) is a FAIL.
+# differential table, prefixed with '#'), `# time t-NAME: S.S s` after each script and
+# `# time total: S.S s`, then exactly one line `N passed, N failed`. Exits 1 if anything failed.
+# A missing precondition (not root, a missing binary or tool) is a FAIL.
 #
 # Binaries (paths relative to the repository root, or absolute):
 #   BK_HELPER        .build-helper/release/bridgekeeper-helper     (make build)
@@ -16,6 +17,11 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0
 failed=0
+
+# now_ms: a monotonic-enough wall clock in milliseconds; seconds MS: MS as "S.S".
+now_ms() { local ns; ns=$(date +%s%N); echo $((ns / 1000000)); }
+seconds() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+suite_start=$(now_ms)
 
 if [ "$(id -u)" != 0 ]; then
     echo "FAIL run.sh/precondition/root: expected to run as uid 0, got uid $(id -u)"
@@ -39,6 +45,7 @@ for t in "${tests[@]}"; do
     fi
     own_failures=0
     status=""
+    started=$(now_ms)
     while IFS= read -r line; do
         case $line in
             "PASS "*) passed=$((passed + 1)); printf '%s\n' "$line" ;;
@@ -52,7 +59,9 @@ for t in "${tests[@]}"; do
         echo "FAIL $name: expected exit status 0 from the test script, got ${status:-none}"
         failed=$((failed + 1))
     fi
+    echo "# time $name: $(seconds $(($(now_ms) - started))) s"
 done
 
+echo "# time total: $(seconds $(($(now_ms) - suite_start))) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

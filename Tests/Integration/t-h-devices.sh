@@ -10,10 +10,9 @@
 #   #20 a peer that never reads (and one whose buffer is full), a peer that closed early;
 #   #16 a full bridge (1023 ports): the exact message and no extra TAP;
 #   #5/#20 1000 TAPs on one bridge, 16 helpers in parallel, all attached, all gone after close.
-# Modes: s = setuid copy run by nobody (/dev/net/tun 0600), c = file-capability copy run by
-# nobody (0666), r = root running the setuid copy (0600). Every check asserts the exit status,
-# the exact stderr, an empty stdout from the helper, the TAPs left (none unless the check holds
-# one on purpose) and no signal death.
+# Modes: lib.sh's IT_MODES (it_mode; OTHER is a second user). Every check asserts the exit
+# status, the exact stderr, an empty stdout from the helper, the TAPs left (none unless the
+# check holds one on purpose: IT_TAPS_EXPECTED) and no signal death.
 set -u
 # shellcheck source=Tests/Integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -23,44 +22,8 @@ it_install_helpers hooks
 it_build_tools b-client b-tunattach
 BCLIENT=$BK_SCRATCH/bin/b-client
 BTUN=$BK_SCRATCH/bin/b-tunattach
-USER_B=(setpriv --reuid=65533 --regid=65533 --clear-groups --)
-
-# The TUN/TAP devices a check expects to remain (sorted, space separated; "" = none). This
-# replaces lib.sh's it_expect_no_taps, which it_assert_try calls, so that a check can hold a TAP
-# on purpose (a persistent one, a stopped invocation's, a full bridge's ports).
-H_TAPS_EXPECTED=""
-it_expect_no_taps() {
-    local taps
-    taps=$(bk_taps | sort | paste -sd ' ')
-    [ "$taps" == "$H_TAPS_EXPECTED" ] || {
-        local want=${H_TAPS_EXPECTED:-none} got=${taps:-none}
-        [ ${#want} -lt 200 ] || want="$(printf '%s' "$want" | wc -w) devices"
-        [ ${#got} -lt 200 ] || got="$(printf '%s' "$got" | wc -w) devices (differing)"
-        it_problem "expected TUN/TAP devices left: $want, got $got"
-    }
-}
-
-# mode_select MODE: HELPER, HOOKS (test-hooks build), AS (the caller), UID_A, OTHER (another
-# user) and OTHER_UID, LABEL, and the /dev/net/tun mode.
-mode_select() {
-    case $1 in
-        s) HELPER=$H_SETUID HOOKS=$HK_SETUID AS=("${NOBODY[@]}") UID_A=65534 OTHER=("${USER_B[@]}") OTHER_UID=65533
-           LABEL=setuid-nobody; bk_tun_mode 0600 ;;
-        c) HELPER=$H_CAPS HOOKS=$HK_CAPS AS=("${NOBODY[@]}") UID_A=65534 OTHER=("${USER_B[@]}") OTHER_UID=65533
-           LABEL=caps-nobody; bk_tun_mode 0666 ;;
-        r) HELPER=$H_SETUID HOOKS=$HK_SETUID AS=("${AS_ROOT[@]}") UID_A=0 OTHER=("${NOBODY[@]}") OTHER_UID=65534
-           LABEL=setuid-root; bk_tun_mode 0600 ;;
-    esac
-}
-
-
 
 # h_try NAME EXPECT STDERR BRIDGE [KEY=GLOB...]: `bridgekeeper try --br BRIDGE` in this mode.
-# h_escape BYTES: Escaping.escape in shell.
-h_escape() {
-    perl -e 'print join "", map { my $o = ord; ($o >= 0x20 && $o < 0x7f && $_ ne "\\" && $_ ne "\x27") ? $_ : sprintf("\\x%02x", $o) } split //, $ARGV[0]' "$1"
-}
-
 h_try() {
     local name=$1 expect=$2 stderr=$3 bridge=$4
     shift 4
@@ -69,13 +32,10 @@ h_try() {
     # and "'" as \xNN), so the two forms of é stay distinguishable in its output.
     # (it_assert_try compares fields as glob patterns: a backslash must be doubled.)
     local escaped
-    escaped=$(h_escape "$bridge")
-    [ "$expect" = refused ] || fields=(bridge="${escaped//\\/\\\\}" owner="$UID_A" "${fields[@]}")
+    escaped=$(it_escape "$bridge")
+    [ "$expect" = refused ] || fields=(bridge="${escaped//\\/\\\\}" owner="$CALLER_UID" "${fields[@]}")
     it_check "$name" "$expect" "$stderr" "${fields[@]}" -- "${AS[@]}" "$CLI" try --helper "$HELPER" --br "$bridge"
 }
-
-# h_esc TEXT: TEXT with every byte outside printable ASCII as \xNN and newlines as \n.
-h_esc() { printf '%s' "$1" | perl -0777 -pe 's/\n/\\n/g; s/([^\x20-\x7e])/sprintf("\\x%02x", ord $1)/ge'; }
 
 # h_raw NAME EXPECT STDERR BRIDGE: the same through b-client, which passes BRIDGE's bytes
 # unchanged (the Swift CLI cannot: see the try-cli check below).
@@ -90,10 +50,10 @@ h_raw() {
     case $expect in
         attached)
             it_expect "exit status" 0 "$IT_RC"
-            it_expect "stdout (escaped)" "$(h_esc "result=attached tap=tap0 bridge=$bridge exit=0 stdout_bytes=0"$'\n')" "$(h_esc "$IT_OUT")" ;;
+            it_expect "stdout (escaped)" "$(it_escape "result=attached helper_exit=0 helper_stdout_bytes=0 tap=tap0 bridge=$bridge"$'\n')" "$(it_escape "$IT_OUT")" ;;
         refused)
             it_expect "exit status" 1 "$IT_RC"
-            it_expect "stdout (escaped)" "result=refused exit=1 stdout_bytes=0\\n" "$(h_esc "$IT_OUT")" ;;
+            it_expect "stdout (escaped)" "$(it_escape "result=refused helper_exit=1 helper_stdout_bytes=0"$'\n')" "$(it_escape "$IT_OUT")" ;;
     esac
     it_expect_no_taps
     it_end "t-h-devices/$LABEL/$name"
@@ -165,19 +125,19 @@ ip link set veth0 up
 # #14: TUNSETOWNER. The received descriptor can make the TAP persistent (no capability needed);
 # the TAP then outlives the client, but only its owner (or CAP_NET_ADMIN) can attach to it.
 it_acl_text 'allow br0\n'
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     bk_tun_mode 0666  # every user can open the clone device (the usual default), so only the owner check stands
-    H_TAPS_EXPECTED=tap0
-    it_check tunsetowner/a-makes-its-tap-persistent attached "" tap=tap0 bridge=br0 owner="$UID_A" -- \
+    IT_TAPS_EXPECTED=tap0
+    it_check tunsetowner/a-makes-its-tap-persistent attached "" tap=tap0 bridge=br0 owner="$CALLER_UID" -- \
         "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0 --persist
     it_begin
-    user=$([ "$UID_A" = 0 ] && echo root || echo nobody)
+    user=$([ "$CALLER_UID" = 0 ] && echo root || echo nobody)
     it_expect "tun line" "tun type tap pi off vnet_hdr on persist on user $user" \
         "$(ip -d link show tap0 2>&1 | sed -n 's/^    \(tun .*\)/\1/p' | sed 's/ *$//')"
     it_expect "master" br0 "$(basename "$(readlink /sys/class/net/tap0/master 2>/dev/null)")"
-    it_expect "sysfs owner" "$UID_A" "$(cat /sys/class/net/tap0/owner 2>/dev/null)"
-    it_end "t-h-devices/$LABEL/tunsetowner/persistent-tap-outlives-the-client-owned-by-$UID_A"
+    it_expect "sysfs owner" "$CALLER_UID" "$(cat /sys/class/net/tap0/owner 2>/dev/null)"
+    it_end "t-h-devices/$LABEL/tunsetowner/persistent-tap-outlives-the-client-owned-by-$CALLER_UID"
     it_begin
     it_run "${OTHER[@]}" "$BTUN" tap0
     it_expect "exit status" 1 "$IT_RC"
@@ -191,9 +151,9 @@ for mode in s c r; do
     it_expect stdout "attached tap0"$'\n' "$IT_OUT"
     it_expect stderr "" "$IT_ERR"
     it_expect_no_taps
-    it_end "t-h-devices/$LABEL/tunsetowner/owner-$UID_A-can-attach"
+    it_end "t-h-devices/$LABEL/tunsetowner/owner-$CALLER_UID-can-attach"
     ip link del tap0
-    H_TAPS_EXPECTED=""
+    IT_TAPS_EXPECTED=""
     it_begin
     it_expect_no_taps
     it_end "t-h-devices/$LABEL/tunsetowner/ip-link-del-removes-it"
@@ -204,7 +164,7 @@ LABEL=contrast
 bk_tun_mode 0666
 ip tuntap add mode tap name x0
 ip link set x0 master br0
-H_TAPS_EXPECTED=x0
+IT_TAPS_EXPECTED=x0
 it_begin
 it_run "${USER_B[@]}" "$BTUN" x0
 it_expect "exit status" 0 "$IT_RC"
@@ -214,7 +174,7 @@ it_end "t-h-devices/contrast/ownerless-persistent-tap-on-br0-is-open-to-any-user
 # Informational: the owner holding a descriptor may hand the TAP to another uid (TUNSETOWNER
 # needs no capability). That is the owner's own choice (collusion), not a bypass.
 ip link del x0
-mode_select s
+it_mode s
 bk_tun_mode 0666
 "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0 --persist >/dev/null 2>&1
 handoff=$("${AS[@]}" "$BTUN" tap0 --setowner 65533 2>&1 | tail -n 1)
@@ -222,12 +182,12 @@ after=$("${USER_B[@]}" "$BTUN" tap0 2>&1)
 printf '# t-h-devices/info: kernel %s: the owner of a persistent TAP can re-own it through a descriptor (%s); then uid 65533: %s\n' \
     "$(uname -r)" "$handoff" "$after"
 ip link del tap0 2>/dev/null
-H_TAPS_EXPECTED=""
+IT_TAPS_EXPECTED=""
 
 # =============================================================================================
 # #9: names are compared as bytes and never truncated.
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     it_acl_text "allow $LONG15\n"
     h_try names/15-bytes-attached attached "" "$LONG15"
     h_try names/16-bytes-refused-not-truncated refused "bridge name '$LONG16' is too long: 16 bytes (at most 15)" "$LONG16"
@@ -268,7 +228,7 @@ done
 # (and TapFacts decodes the master's name as UTF-8 again), so `try` asks for another bridge
 # than the one named. The helper itself is right (b-client checks above); the CLI now passes
 # the raw bytes and prints names escaped.
-mode_select s
+it_mode s
 it_acl_text "allow $FF\n"
 it_begin
 it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br "$FF"
@@ -288,17 +248,17 @@ bonding=0
 if ip link add bond0 type bond 2>"$BK_SCRATCH/bond.err"; then bonding=1; fi
 ip tuntap add mode tap name tunx
 ip link set tunx master br0
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     it_acl_text 'allow all\n'
-    H_TAPS_EXPECTED=tunx
+    IT_TAPS_EXPECTED=tunx
     h_try devices/lo refused "$(msg_not_bridge lo unknown)" lo
     h_try devices/veth refused "$(msg_not_bridge veth0 veth)" veth0
     h_try devices/macvlan refused "$(msg_not_bridge mv0 macvlan)" mv0
     h_try devices/macvtap refused "$(msg_not_bridge mvt0 macvlan)" mvt0
     h_try devices/tun-tap-that-is-a-port-of-br0 refused "$(msg_not_bridge tunx tun)" tunx
     [ $bonding = 0 ] || h_try devices/bond refused "$(msg_not_bridge bond0 bonding)" bond0
-    H_TAPS_EXPECTED=""
+    IT_TAPS_EXPECTED=""
 done
 ip link del tunx
 if [ $bonding = 0 ]; then
@@ -310,8 +270,8 @@ fi
 # check): it must say the bridge does not exist; replaced by a veth of the same name: not a
 # bridge. Deleted at "before-send" (TAP already attached): the TAP is delivered on no bridge
 # (harmless: it reaches nothing) and disappears with the client.
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     it_acl_text 'allow all\n'
     bk_bridge brdel 2>/dev/null
     it_begin
@@ -348,7 +308,7 @@ for mode in s c r; do
         ip link del brdel
         kill -CONT "$H_HPID"
         h_bg_finish
-        it_assert_try attached "" tap=tap0 bridge=- owner="$UID_A"
+        it_assert_try attached "" tap=tap0 bridge=- owner="$CALLER_UID"
     else
         it_problem "expected the hooks helper to stop at 'dropped' and then at 'before-send', got no stopped helper"
         kill "$H_BG_PID" 2>/dev/null; wait "$H_BG_PID"
@@ -359,26 +319,26 @@ done
 # =============================================================================================
 # #5: SIGSTOP and SIGKILL.
 it_acl_text 'allow br0\n'
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     # One invocation stopped at each pause point; another user's invocation still completes.
     it_begin
     if h_hooks_start; then
         it_end "t-h-devices/$LABEL/sigstop/first-invocation-paused-at-dropped"
-        it_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$UID_A-is-stopped-at-dropped" attached "" \
+        it_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$CALLER_UID-is-stopped-at-dropped" attached "" \
             tap=tap0 bridge=br0 owner="$OTHER_UID" -- "${OTHER[@]}" "$CLI" try --helper "$HELPER" --br br0
         it_begin
         kill -CONT "$H_HPID"
         h_wait_pause before-send || it_problem "expected the paused helper to stop again at before-send, got no stop"
         it_end "t-h-devices/$LABEL/sigstop/first-invocation-paused-at-before-send"
-        H_TAPS_EXPECTED=tap0
-        it_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$UID_A-is-stopped-at-before-send" attached "" \
+        IT_TAPS_EXPECTED=tap0
+        it_check "sigstop/uid-$OTHER_UID-attaches-while-uid-$CALLER_UID-is-stopped-at-before-send" attached "" \
             tap=tap1 bridge=br0 owner="$OTHER_UID" -- "${OTHER[@]}" "$CLI" try --helper "$HELPER" --br br0
-        H_TAPS_EXPECTED=""
+        IT_TAPS_EXPECTED=""
         it_begin
         kill -CONT "$H_HPID"
         h_bg_finish
-        it_assert_try attached "" tap=tap0 bridge=br0 owner="$UID_A"
+        it_assert_try attached "" tap=tap0 bridge=br0 owner="$CALLER_UID"
         it_end "t-h-devices/$LABEL/sigstop/stopped-invocation-completes-after-sigcont"
     else
         it_problem "expected the hooks helper to stop at 'dropped' within 10 s, got no stopped helper"
@@ -404,7 +364,7 @@ for mode in s c r; do
     if h_hooks_start && kill -CONT "$H_HPID" && h_wait_pause before-send; then
         it_expect "TAP while paused at before-send" tap0 "$(bk_taps)"
         it_expect "its master" br0 "$(basename "$(readlink /sys/class/net/tap0/master 2>/dev/null)")"
-        it_expect "its owner" "$UID_A" "$(cat /sys/class/net/tap0/owner 2>/dev/null)"
+        it_expect "its owner" "$CALLER_UID" "$(cat /sys/class/net/tap0/owner 2>/dev/null)"
         kill -KILL "$H_HPID"
         h_bg_finish
         it_expect "exit status" 1 "$IT_RC"
@@ -450,8 +410,8 @@ done
 # socket buffer, so the helper exits 0 and the TAP sits in the queue until the peer closes its
 # end. A peer whose buffer is full: the send blocks, the 5 s send timeout fires, exit 1, TAP
 # removed. A peer that closed its end: EPIPE (no SIGPIPE death), exit 1, TAP removed.
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     it_acl_text 'allow br0\n'
     it_begin
     it_run "${AS[@]}" "$BCLIENT" noread "$HELPER" --use-vnet --br=br0 '--fd={fd}'
@@ -534,7 +494,7 @@ ports() { find /sys/class/net/"$1"/brif -mindepth 1 -maxdepth 1 | wc -l; }
 
 bk_bridge brfull
 it_acl_text 'allow all\n'
-mode_select s
+it_mode s
 LABEL=setuid-nobody
 h_holder_start 1 "${AS[@]}" "$BCLIENT" many --jobs 16 --hold 1000 "$HELPER" --use-vnet --br=brfull '--fd={fd}'
 it_begin
@@ -552,9 +512,9 @@ it_expect "second holder stderr" "" "$(cat "$BK_SCRATCH/holder2.err")"
 it_expect "brfull ports" 1023 "$(ports brfull)"
 it_end "t-h-devices/$LABEL/full-bridge/1023-ports"
 
-H_TAPS_EXPECTED=$(bk_taps | sort | paste -sd ' ')
-for mode in s c r; do
-    mode_select "$mode"
+IT_TAPS_EXPECTED=$(bk_taps | sort | paste -sd ' ')
+for mode in $IT_MODES; do
+    it_mode "$mode"
     h_try "full-bridge/1024th-port-refused-no-extra-tap" refused \
         "bridge 'brfull' has no free port (a Linux bridge holds at most 1023 ports); no TAP was created" brfull
     it_begin
@@ -562,14 +522,14 @@ for mode in s c r; do
     it_end "t-h-devices/$LABEL/full-bridge/still-1023-ports"
 done
 
-mode_select s
+it_mode s
 h_holder_stop 2
 it_begin
 it_expect "second holder exit status" 0 "$IT_RC"
 it_expect "second holder close line" "taps_after_close=1000" "${IT_OUT%% *}"
 it_expect "brfull ports" 1000 "$(ports brfull)"
 it_end "t-h-devices/$LABEL/full-bridge/closing-23-frees-23-ports"
-H_TAPS_EXPECTED=$(bk_taps | sort | paste -sd ' ')
+IT_TAPS_EXPECTED=$(bk_taps | sort | paste -sd ' ')
 h_try "full-bridge/a-freed-port-can-be-used-again" attached "" brfull
 
 h_holder_stop 1
@@ -577,7 +537,7 @@ it_begin
 it_expect "holder exit status" 0 "$IT_RC"
 it_expect "holder close line" "taps_after_close=0" "${IT_OUT%% *}"
 it_expect "brfull ports" 0 "$(ports brfull)"
-H_TAPS_EXPECTED=""
+IT_TAPS_EXPECTED=""
 it_expect_no_taps
 it_end "t-h-devices/$LABEL/parallel/closing-the-holder-removes-all-1000-taps"
 printf '# t-h-devices/info: closing 1000 TAPs: %s\n' "$IT_OUT"

@@ -17,9 +17,8 @@
 #     (read) and 257 (refused);
 #   - "missing" and "unreadable" private files give identical results (includes and the
 #     top-level file).
-# Modes: s = setuid copy run by nobody (/dev/net/tun 0600), c = file-capability copy run by
-# nobody (0666), r = root running the setuid copy (0600). Every check asserts the exit status,
-# the exact stderr line, an empty stdout, no TAP left, no signal death and no timeout.
+# Modes: lib.sh's IT_MODES (it_mode). Every check asserts the exit status, the exact stderr
+# line, an empty stdout, no TAP left, no signal death and no timeout.
 set -u
 # shellcheck source=Tests/Integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -67,34 +66,16 @@ f_comments() {
     { yes "$line" | head -n $((bytes / 1024)); [ $((bytes % 1024)) = 0 ] || printf '%*s\n' $((bytes % 1024 - 1)) '' | tr ' ' '#'; }
 }
 
-# mode_select MODE: sets HELPER, AS, LABEL, OWNER and the /dev/net/tun mode.
-mode_select() {
-    case $1 in
-        s) HELPER=$H_SETUID AS=("${NOBODY[@]}") LABEL=setuid-nobody OWNER=65534; bk_tun_mode 0600 ;;
-        c) HELPER=$H_CAPS AS=("${NOBODY[@]}") LABEL=caps-nobody OWNER=65534; bk_tun_mode 0666 ;;
-        r) HELPER=$H_SETUID AS=("${AS_ROOT[@]}") LABEL=setuid-root OWNER=0; bk_tun_mode 0600 ;;
-    esac
-}
-
-# h_timeout_check: the last it_run did not hit its 10 s timeout (timeout exits 124, or 137
-# after -k) and the client was not killed by a signal.
-h_timeout_check() {
-    case $IT_RC in
-        124 | 137) it_problem "expected the run to finish within ${IT_TIMEOUT} s, got a timeout (status $IT_RC)" ;;
-        *) [ "$IT_RC" -lt 128 ] || it_problem "expected no signal death, got status $IT_RC" ;;
-    esac
-}
-
 # h_try NAME EXPECT STDERR [KEY=GLOB...]: one `bridgekeeper try --br br0` in the current mode,
 # with every standard assertion.
 h_try() {
     local name=$1 expect=$2 stderr=$3
     shift 3
     local fields=("$@")
-    [ "$expect" = refused ] || fields=(bridge=br0 owner="$OWNER" "${fields[@]}")
+    [ "$expect" = refused ] || fields=(bridge=br0 owner="$CALLER_UID" "${fields[@]}")
     it_begin
     it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-    h_timeout_check
+    it_expect_finished
     it_assert_try "$expect" "$stderr" "${fields[@]}"
     it_end "t-h-files/$LABEL/$name"
 }
@@ -349,7 +330,7 @@ for row in "${CASES[@]}"; do
     IFS='|' read -r scenario modes expect stderr <<<"$row"
     "$scenario"
     for mode in $modes; do
-        mode_select "$mode"
+        it_mode "$mode"
         h_try "${scenario#sc_}" "$expect" "$stderr"
     done
 done
@@ -400,9 +381,9 @@ compare_private() {
     private_variant missing-file "$top"
     it_begin
     it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-    h_timeout_check
+    it_expect_finished
     local fields=()
-    [ "$expect" = refused ] || fields=(bridge=br0 owner="$OWNER")
+    [ "$expect" = refused ] || fields=(bridge=br0 owner="$CALLER_UID")
     it_assert_try "$expect" "$stderr" "${fields[@]}"
     it_end "t-h-files/$LABEL/private-include-$label/missing-file"
     ref_rc=$IT_RC ref_out=$IT_OUT ref_err=$IT_ERR
@@ -410,7 +391,7 @@ compare_private() {
         private_variant "$v" "$top"
         it_begin
         it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-        h_timeout_check
+        it_expect_finished
         it_expect "exit status (as for a missing file)" "$ref_rc" "$IT_RC"
         it_expect "stderr (as for a missing file)" "$ref_err" "$IT_ERR"
         # The result lines differ only in the TAP's random MAC address.
@@ -422,7 +403,7 @@ compare_private() {
 }
 
 for mode in s c; do
-    mode_select "$mode"
+    it_mode "$mode"
     # Without another rule: refused, "no rule allows" for every variant.
     compare_private only-rule 'include /etc/qemu/p/x.conf\n' refused "$NOT_ALLOWED"
     # With `allow br0` around it: attached for every variant (the include is skipped).
@@ -441,8 +422,8 @@ top_variant() {
         directory-missing) rm -rf /etc/qemu ;;
     esac
 }
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     # Root (no CAP_DAC_OVERRIDE after the drop) can still read its own 0600 file and 0700
     # directory: there only the variants root cannot read are compared.
     case $mode in
@@ -566,8 +547,8 @@ race() {
     printf '# t-h-files/%s/race-%s: %s swaps while the helper ran\n' "$LABEL" "$name" "${swaps:-?}"
 }
 
-for mode in s c r; do
-    mode_select "$mode"
+for mode in $IT_MODES; do
+    it_mode "$mode"
     runs=1000
     [ "$mode" = s ] && runs=3000
     race symlink_symlink "$runs" "$RACE_LINK" "$RACE_LINK"

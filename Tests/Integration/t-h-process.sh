@@ -8,12 +8,11 @@
 # sets up exactly the process state a check needs at execve: argc 0, the environment, closed or
 # extra descriptors, what --fd names, rlimits, ignored/blocked/pending signals, an ITIMER_REAL,
 # cwd, umask. Its one-line result says whether a TAP came back, how the helper ended
-# (exit:N or signal:N), what arrived on the socket besides the one byte (extra_bytes) and
+# (helper_exit=N, 128 + N for signal N), what arrived on the socket besides the one byte (extra_bytes) and
 # whether anything was written into the TAP (tap_rx_*). Every check asserts the exit status,
 # the exact stderr, nothing on stdout, no stray bytes, no signal death and no TAP left.
 #
-# Modes (where the check makes sense): s = setuid copy run as nobody (/dev/net/tun 0600),
-# c = file-capability copy run as nobody (0666), r = root running the setuid copy (0600).
+# Modes (where the check makes sense): lib.sh's IT_MODES, selected with it_mode.
 # Pause-point checks use the test-hooks build, which stops itself (SIGSTOP) after the privilege
 # drop and before the send.
 set -u
@@ -40,15 +39,8 @@ MSG_NOT_STREAM="is not an AF_UNIX stream or seqpacket socket"
 # ---------------------------------------------------------------------------------------------
 # Running the helper through bkrun
 
-# mode_setup s|c|r: HELPER, HOOKS (test-hooks copy), AS (the caller), LABEL, the tun node mode.
-mode_setup() {
-    WRAP=()
-    case $1 in
-        s) HELPER=$H_SETUID HOOKS=$HK_SETUID LABEL=setuid-nobody; AS=("${NOBODY[@]}"); bk_tun_mode 0600 ;;
-        c) HELPER=$H_CAPS HOOKS=$HK_CAPS LABEL=caps-nobody; AS=("${NOBODY[@]}"); bk_tun_mode 0666 ;;
-        r) HELPER=$H_SETUID HOOKS=$HK_SETUID LABEL=setuid-root; AS=(); bk_tun_mode 0600 ;;
-    esac
-}
+# mode_setup s|c|r: lib.sh's it_mode, and no WRAP (a check sets WRAP after this when it wants one).
+mode_setup() { it_mode "$1"; WRAP=(); }
 
 # run_bk BKRUN-ARGS...: bkrun as the mode's caller (inside WRAP, e.g. unshare); sets IT_RC,
 # IT_OUT (the result line) and IT_ERR (the helper's stderr, exact bytes).
@@ -86,16 +78,16 @@ expect_result() {
     case $expect in
         attached)
             it_expect "bkrun exit status" 0 "$IT_RC"
-            want_fields=([result]=attached [status]=exit:0 [byte]=0 [extra_bytes]=0 [stdout_bytes]=0 [bridge]=br0 [tap_rx_packets]=0 [tap_rx_dropped]=0)
+            want_fields=([result]=attached [helper_exit]=0 [byte]=0 [extra_bytes]=0 [helper_stdout_bytes]=0 [bridge]=br0 [tap_rx_packets]=0 [tap_rx_dropped]=0)
             ;;
         refused)
             it_expect "bkrun exit status" 1 "$IT_RC"
-            want_fields=([result]=refused [status]=exit:1 [byte]=- [extra_bytes]=0 [stdout_bytes]=0 [tap]=-)
+            want_fields=([result]=refused [helper_exit]=1 [byte]=- [extra_bytes]=0 [helper_stdout_bytes]=0 [tap]=-)
             ;;
     esac
     for kv in "$@"; do want_fields[${kv%%=*}]=${kv#*=}; done
     [ "$(printf '%s' "$IT_OUT" | grep -c '')" = 1 ] || it_problem "expected one result line from bkrun, got '$(it_summarise "$IT_OUT")'"
-    for key in result status byte extra_bytes stdout_bytes tap bridge tap_rx_packets tap_rx_dropped; do
+    for key in result helper_exit byte extra_bytes helper_stdout_bytes tap bridge tap_rx_packets tap_rx_dropped; do
         [ -n "${want_fields[$key]+x}" ] || continue
         want=${want_fields[$key]}
         [ "$(it_field "$key")" == "$want" ] || it_problem "expected $key=$want, got $key=$(it_field "$key")"
@@ -164,7 +156,7 @@ BAD_FD_LABELS=(empty minus-1 abc 3abc plus-3 space-3 3-space hex-0x3 1e3 11-digi
 BAD_FD_SHOWN=('' -1 abc 3abc +3 ' 3' '3 ' 0x3 1e3 99999999999 2147483648 '\xd9\xa3' '3\x0a' '3\x1b[1m')
 for ((i = 0; i < 62; i++)); do OPTS62+=(--use-vnet); done
 
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     p=t-h-process/$LABEL/argv
     # argc == 0 (polkit CVE-2021-4034). Since Linux 5.18 the kernel turns an empty argv into
@@ -283,7 +275,7 @@ env_check() {
 }
 
 acl_allow_br0
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     env_check "t-h-process/$LABEL/env/glibc-and-loader/attach" GLIBC_ENV br0 attached ""
     env_check "t-h-process/$LABEL/env/glibc-and-loader/refusal" GLIBC_ENV br9 refused "$(msg_not_allowed br9)"
@@ -299,7 +291,7 @@ CWD=$BK_SCRATCH/cwd
 mkdir -m 0755 "$CWD"
 it_acl_text 'allow all\n' "$CWD/users.conf"
 
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     p=t-h-process/$LABEL/state
     acl_allow_br0
@@ -343,7 +335,7 @@ done
 # avoid: set every disposition to SIG_IGN first (that discards pending signals), then unblock,
 # then restore SIG_DFL.
 acl_allow_br0
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     bk_check "t-h-process/$LABEL/state/pending-SIGTERM-at-exec" attached "" -- -b -k 15 "$HELPER" --use-vnet --fd={fd} --br=br0
 done
@@ -360,15 +352,15 @@ done
 # (the process is killed by SIGALRM before the helper ran any code: nothing was created); once
 # main() has started the helper disarms it (the pause-point check below proves that). Each run
 # must be one of the two, never a TAP left or a message.
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     it_begin
     killed=0 attached=0
     for us in 200 200 500 500 1000 1000 2000 2000 5000; do
         run_bk -T "$us" "$HELPER" --use-vnet --fd={fd} --br=br0
-        case $(it_field status) in
-            exit:0) attached=$((attached + 1)); expect_result attached ;;
-            signal:14) killed=$((killed + 1)); expect_result refused status=signal:14 ;;
+        case $(it_field helper_exit) in
+            0) attached=$((attached + 1)); expect_result attached ;;
+            142) killed=$((killed + 1)); expect_result refused helper_exit=142 ;;  # SIGALRM
             *) it_problem "expected attached or killed by SIGALRM with a ${us} us timer, got '$(it_show "$IT_OUT")'" ;;
         esac
         expect_stderr ""
@@ -422,7 +414,7 @@ paused_check() {
 }
 
 acl_allow_br0
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     paused_check "t-h-process/$LABEL/pause/1000-inherited-fds-only-std-socket-tun" \
         "0:/dev/null 1:pipe 2:pipe 3:/dev/net/tun 500:socket" -F 500 -n 1000
@@ -465,7 +457,7 @@ acl_nested() {
 NESTED_OR_EMFILE='(access denied by acl file: /.*|cannot read /proc/self/uid_map to rule out a user namespace): Too many open files'
 
 acl_nested
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     for n in 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
         it_begin
@@ -484,7 +476,7 @@ mode_setup r
 AS_FLOOR=""
 for ((mib = 4; mib <= 64; mib++)); do
     run_bk -M $((mib * 1048576)) "$HELPER"
-    if [ "$(it_field status)" = exit:1 ]; then AS_FLOOR=$mib; break; fi
+    if [ "$(it_field helper_exit)" = 1 ]; then AS_FLOOR=$mib; break; fi
 done
 it_begin
 [ -n "$AS_FLOOR" ] || it_problem "expected the helper to run with RLIMIT_AS <= 64 MiB, got no run that did"
@@ -497,7 +489,7 @@ if [ -n "$AS_FLOOR" ]; then
     done
     for variant in small padded; do
         acl_nested "$variant"
-        for m in s c r; do
+        for m in $IT_MODES; do
             mode_setup $m
             for mib in "${AS_STEPS[@]}"; do
                 it_begin
@@ -521,7 +513,7 @@ fi
 # =============================================================================================
 # 5. Output (threat #17): bytes outside printable ASCII, and \ and ', are escaped; one line.
 
-for m in s c r; do
+for m in $IT_MODES; do
     mode_setup $m
     p=t-h-process/$LABEL/output
     acl_allow_all

@@ -1,7 +1,6 @@
 #!/bin/bash
 # Every refusal: exit 1, the exact one-line message on stderr, nothing on stdout, no TAP left.
-# The table runs in three modes (setuid copy as nobody with /dev/net/tun 0600, file-capability
-# copy as nobody with 0666, root running the setuid copy); cases that depend on who reads the
+# The table runs in lib.sh's three modes (IT_MODES, it_mode); cases that depend on who reads the
 # ACL run where they make sense. Everything runs under `timeout 10` (a FIFO must not hang us).
 set -u
 # shellcheck source=Tests/Integration/lib.sh
@@ -183,13 +182,8 @@ CASES=(
 run_case() {
     local scenario=$1 mode=$2 target=$3 expect=$4 stderr=$5
     shift 5
-    local helper tun as label args
-    case $mode in
-        s) helper=$H_SETUID tun=0600 as=("${NOBODY[@]}") label=setuid-nobody ;;
-        c) helper=$H_CAPS tun=0666 as=("${NOBODY[@]}") label=caps-nobody ;;
-        r) helper=$H_SETUID tun=0600 as=("${AS_ROOT[@]}") label=setuid-root ;;
-    esac
-    bk_tun_mode "$tun"
+    local args
+    it_mode "$mode"
     "$scenario"
     if [[ $target == "-- "* ]]; then
         read -r -a args <<<"${target#-- }"
@@ -203,8 +197,8 @@ run_case() {
     shown=${shown// /_}
     shown=${shown//\//%2f}
     shown=${shown//:/%3a}
-    it_check "t-refusals/$label/${scenario#acl_}/$shown" "$expect" "$stderr" "$@" -- \
-        "${as[@]}" "$CLI" try --helper "$helper" "${args[@]}"
+    it_check "t-refusals/$LABEL/${scenario#acl_}/$shown" "$expect" "$stderr" "$@" -- \
+        "${AS[@]}" "$CLI" try --helper "$HELPER" "${args[@]}"
 }
 
 for row in "${CASES[@]}"; do
@@ -214,7 +208,7 @@ done
 
 # Skipped includes: a missing one (file or directory) and one the caller cannot read are
 # skipped silently, exactly alike; the request is then decided by the rest (attached).
-for mode in s c r; do
+for mode in $IT_MODES; do
     run_case acl_missing_include "$mode" br0 attached "" bridge=br0
 done
 for mode in s c; do

@@ -75,5 +75,5 @@ bk_bridge() {
 # bk_taps: the TUN/TAP devices that exist now, one name per line.
 bk_taps() { ip -o link show type tun | awk -F': ' '{print $2}' | sed 's/@.*//'; }
 
-# bk_as USER CMD...: runs CMD as an unprivileged user (uid/gid numbers or names).
+# bk_as_nobody CMD...: runs CMD as nobody (uid and gid 65534, no supplementary groups).
 bk_as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }

@@ -5,9 +5,11 @@
  * helper's end (the only descriptor the child inherits besides 0/1/2), an empty environment.
  *
  *   b-client run [--hold] [--persist] HELPER ARG...
- *       One round trip. The helper's stderr is ours; its stdout is counted. Prints
- *       `result=attached tap=T bridge=B exit=E stdout_bytes=N` (B raw bytes, '-' if none) or
- *       `result=refused exit=E stdout_bytes=N`. --persist makes the TAP persistent through the
+ *       One round trip. The helper's stderr is ours; its stdout is counted. Prints the
+ *       result line every client of the test tree prints (`bridgekeeper try` too):
+ *       `result=attached helper_exit=E helper_stdout_bytes=N tap=T bridge=B` (B raw bytes, '-'
+ *       if none; result=protocol-violation for a TAP with a non-zero exit) or
+ *       `result=refused helper_exit=E helper_stdout_bytes=N` (E: 128 + signal if killed). --persist makes the TAP persistent through the
  *       received descriptor (TUNSETPERSIST); --hold keeps it until stdin reaches end of file.
  *       Exit 0 attached, 1 refused, 3 protocol violation.
  *   b-client noread [--fill] HELPER ARG...
@@ -223,15 +225,15 @@ static int mode_run(int argc, char **argv) {
     while ((r = read(out[0], buf, sizeof buf)) > 0) outbytes += (size_t)r;
     int status = wait_status(pid);
     if (tap < 0) {
-        printf("result=refused exit=%d stdout_bytes=%zu\n", status, outbytes);
+        printf("result=refused helper_exit=%d helper_stdout_bytes=%zu\n", status, outbytes);
         fflush(stdout);
         return status == 0 ? 3 : 1;
     }
     if (persist && ioctl(tap, TUNSETPERSIST, 1) < 0) die("TUNSETPERSIST");
     char name[IFNAMSIZ + 8], bridge[300];
     describe_tap(tap, name, sizeof name, bridge, sizeof bridge);
-    printf("result=%s tap=%s bridge=%s exit=%d stdout_bytes=%zu\n",
-           status == 0 ? "attached" : "protocol-violation", name, bridge, status, outbytes);
+    printf("result=%s helper_exit=%d helper_stdout_bytes=%zu tap=%s bridge=%s\n",
+           status == 0 ? "attached" : "protocol-violation", status, outbytes, name, bridge);
     fflush(stdout);
     if (hold) wait_stdin_eof();
     close(tap);

@@ -28,10 +28,12 @@
  *   -u MASK     umask(MASK, octal) before execve
  *
  * Prints one line on stdout:
- *   result=attached|refused|protocol-violation status=exit:N|signal:N byte=N|- extra_bytes=N
- *   stdout_bytes=N tap=NAME|- bridge=NAME|- tap_rx_packets=N|- tap_rx_dropped=N|-
- * ("extra_bytes": bytes on the socket after the first; "attached" = exit 0, one byte 0x00 with
- * one descriptor, nothing else). The helper's stderr is copied verbatim to bkrun's stderr.
+ *   result=attached|refused|protocol-violation helper_exit=N helper_stdout_bytes=N tap=NAME|-
+ *   bridge=NAME|- byte=N|- extra_bytes=N tap_rx_packets=N|- tap_rx_dropped=N|-
+ * (the result line every client of the test tree prints, `bridgekeeper try` too: helper_exit
+ * is the exit status, or 128 + the signal number if a signal killed the helper; "extra_bytes":
+ * bytes on the socket after the first; "attached" = exit 0, one byte 0x00 with one descriptor,
+ * nothing else). The helper's stderr is copied verbatim to bkrun's stderr.
  * Exit status: 0 if attached, 1 if refused, 2 on a protocol violation, 3 on a usage or setup error.
  */
 #define _GNU_SOURCE
@@ -308,14 +310,13 @@ int main(int argc, char **argv) {
         result = "protocol-violation";
         code = 2;
     }
-    char statustext[32], bytetext[16], rxp[24] = "-", rxd[24] = "-";
-    if (WIFEXITED(status)) snprintf(statustext, sizeof statustext, "exit:%d", WEXITSTATUS(status));
-    else snprintf(statustext, sizeof statustext, "signal:%d", WTERMSIG(status));
+    char bytetext[16], rxp[24] = "-", rxd[24] = "-";
+    int helper_exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (byte >= 0) snprintf(bytetext, sizeof bytetext, "%d", byte); else strcpy(bytetext, "-");
     if (rx_packets >= 0) snprintf(rxp, sizeof rxp, "%ld", rx_packets);
     if (rx_dropped >= 0) snprintf(rxd, sizeof rxd, "%ld", rx_dropped);
-    printf("result=%s status=%s byte=%s extra_bytes=%zu stdout_bytes=%zu tap=%s bridge=%s tap_rx_packets=%s tap_rx_dropped=%s\n",
-           result, statustext, bytetext, extra_bytes, stdout_bytes, name, bridge, rxp, rxd);
+    printf("result=%s helper_exit=%d helper_stdout_bytes=%zu tap=%s bridge=%s byte=%s extra_bytes=%zu tap_rx_packets=%s tap_rx_dropped=%s\n",
+           result, helper_exit, stdout_bytes, name, bridge, bytetext, extra_bytes, rxp, rxd);
     fflush(stdout);
     if (tap >= 0) close(tap);
     return code;
