@@ -23,10 +23,13 @@ let package = Package(
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "CBridgeShims"),
         .target(name: "BridgeSystem", dependencies: ["BridgeACL", "CBridgeShims", "CLibcap"]),
-        .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem"]),
+        // The helper's command line: pure (stdlib and BridgeACL), so the fuzz target builds it whole.
+        .target(name: "HelperArguments", dependencies: ["BridgeACL"]),
+        .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem", "CBridgeShims", "HelperArguments"]),
         // CHelperEntry empties the environment before the Swift runtime starts: helper only.
         .target(name: "CHelperEntry"),
-        .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper", "CHelperEntry"]),
+        .executableTarget(name: "bridgekeeper-helper",
+                          dependencies: ["BridgeHelper", "BridgeSystem", "CHelperEntry", "HelperArguments"]),
         .target(name: "BridgeClient", dependencies: ["BridgeSystem", "CBridgeShims"]),
         .executableTarget(
             name: "bridgekeeper",
@@ -36,7 +39,9 @@ let package = Package(
             ]),
         .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient"]),
         .testTarget(name: "BridgeACLTests", dependencies: ["BridgeACL"]),
-        .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeHelper", "BridgeSystem"]),
+        .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeACL", "BridgeHelper", "BridgeSystem", "HelperArguments"]),
+        .testTarget(name: "HelperArgumentsTests", dependencies: ["BridgeACL", "HelperArguments"]),
+        .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem", "CBridgeShims"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import BridgeACL
 import BridgeSystem
+import HelperArguments
 
 /// A network device as the helper needs to know it: resolved by the kernel from any of its
 /// names, and identified from then on by its index.
@@ -75,8 +76,9 @@ public enum Helper {
     static func run(_ arguments: HelperArguments, platform: some HelperPlatform) throws(HelperFailure) -> AttachReport {
         // The CVE-2019-13164 check: a name is rejected, never truncated, before the ACL is read.
         let requested: InterfaceName
-        do { requested = try InterfaceName(validating: arguments.bridge) } catch {
-            throw .invalidBridgeName(arguments.bridge, error)
+        switch HelperCommandLine.bridgeName(arguments.bridge) {
+        case .success(let name): requested = name
+        case .failure(let error): throw .invalidBridgeName(error)
         }
         if let problem = platform.checkHandoffSocket(arguments.socket) { throw .socket(fd: arguments.socket, problem) }
         try platform.openTun()

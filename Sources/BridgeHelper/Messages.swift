@@ -1,5 +1,6 @@
 import BridgeACL
 import BridgeSystem
+import HelperArguments
 
 /// The helper's one stderr line for each outcome. All wording for people is here: the system
 /// layer reports errnos and facts, the ACL layer reports rules and locations.
@@ -7,18 +8,13 @@ extension HelperFailure {
     public var message: String {
         switch self {
         case .arguments(let error):
-            switch error {
-            case .noProgramName: return "\(HelperCommandLine.programName): called without argv[0]; refusing"
-            case .usage: return HelperCommandLine.usageLine
-            case .badDescriptor(let value):
-                return "invalid --fd value '\(Escaping.escape(value, limit: 64))': expected a decimal descriptor number 0..2147483647"
-            }
+            return error.message
         case .socketNotMovable(let fd):
             return "--fd=\(fd): cannot move the socket above the standard descriptors"
         case .memoryLimit(let problem):
             return "the \(problem.limit) limit of \(problem.currentKiB) KiB is below the \(problem.neededKiB) KiB \(HelperCommandLine.programName) needs; raise it"
-        case .invalidBridgeName(let bytes, let problem):
-            return "bridge name '\(Escaping.escape(bytes, limit: 64))' \(problem.explanation)"
+        case .invalidBridgeName(let error):
+            return error.message
         case .socket(let fd, let problem):
             return Self.socketMessage(fd: fd, problem)
         case .tun(let error, let fileCapability):

@@ -1,5 +1,6 @@
 import BridgeACL
 import BridgeSystem
+import HelperArguments
 
 /// Every way a run of the helper can end, as values. The stderr line is rendered from these in
 /// one place (Messages.swift); the audit trail and `bridgekeeper explain` read the same values.
@@ -37,7 +38,7 @@ public enum HelperFailure: Error, Equatable, Sendable {
     /// RLIMIT_AS or RLIMIT_DATA is below what the helper needs and could not be raised.
     case memoryLimit(MemoryLimitProblem)
     /// `--br=` is not a valid interface name (checked before anything else is done).
-    case invalidBridgeName([UInt8], InterfaceName.Problem)
+    case invalidBridgeName(BridgeNameError)
     /// `--fd=` does not name a usable socket.
     case socket(fd: Int32, HandoffSocket.Problem)
     /// /dev/net/tun could not be opened; `fileCapability` selects the advice.

@@ -56,11 +56,13 @@ public struct LinkRequest: Equatable, Sendable {
         append(type, payload: Array(string) + [0])
     }
 
-    /// Opens a nested attribute; returns where it starts, for `endNest`.
-    public mutating func beginNest(_ type: UInt16) -> Int {
+    /// Opens a nested attribute; returns where it starts, for `endNest`. `flagged` sets
+    /// NLA_F_NESTED, which some attributes require (IFLA_PROTINFO: without it the kernel reads
+    /// the legacy one-byte STP state) and iproute2 leaves off for others (IFLA_AF_SPEC).
+    public mutating func beginNest(_ type: UInt16, flagged: Bool = true) -> Int {
         let start = bytes.count
         append16(0)
-        append16(type | bk_nla_f_nested)
+        append16(flagged ? type | bk_nla_f_nested : type)
         return start
     }
 

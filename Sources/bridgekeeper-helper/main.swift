@@ -6,6 +6,7 @@
 import BridgeHelper
 import BridgeSystem
 import CHelperEntry
+import HelperArguments
 import Glibc
 
 // 0. Before the Swift runtime started, CHelperEntry emptied the environment (the runtime reads

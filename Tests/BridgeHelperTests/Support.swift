@@ -1,5 +1,6 @@
 import BridgeACL
 import BridgeHelper
+import HelperArguments
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
@@ -21,7 +22,7 @@ struct MemoryACLTree: ACLFileSource {
 func policy(_ text: String, includes: [String: String] = [:]) -> Result<Policy, PolicyError> {
     var files = includes
     files["/etc/qemu/bridge.conf"] = text
-    return PolicyLoader.load(path: HelperPaths.aclFile, from: MemoryACLTree(files: files))
+    return PolicyLoader.load(path: Installation.aclFile, from: MemoryACLTree(files: files))
 }
 
 /// Parses a command line the way main.swift does and returns the arguments for `attach`.

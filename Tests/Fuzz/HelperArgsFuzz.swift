@@ -1,6 +1,6 @@
 // libFuzzer target helper-args: HelperCommandLine.parse on an argv decoded from the input.
-// Compiled in one module with Sources/BridgeHelper/Arguments.swift and Helper.swift (the rest of
-// BridgeHelper needs the system layer and libcap), so Helper's internal helpers are reachable.
+// Compiled in one module with the whole HelperArguments module (Sources/HelperArguments), so its
+// internal helpers are reachable.
 //
 // Input: argv elements, each terminated by a NUL byte (a final element without NUL counts too);
 // the empty input is argc == 0.
@@ -9,7 +9,7 @@
 // - parsing never crashes and equals an independent reference parser;
 // - a parsed --fd is in 0...Int32.max and is the value of the last --fd=;
 // - the parsed bridge is the value of the last --br= (bytes, untouched);
-// - Helper.message(for:) and the bridge-name refusal are one line of printable ASCII, and the
+// - ArgumentError.message and the bridge-name refusal are one line of printable ASCII, and the
 //   name check accepts exactly the kernel's valid names, unchanged (never truncated).
 import BridgeACL
 
@@ -101,7 +101,7 @@ enum HelperArgsFuzz {
         case .success(.help), .success(.version):
             break
         case .failure(let error):
-            let message = Helper.message(for: error)
+            let message = error.message
             checkSafeLine(message, "argument error message")
             check(!message.isEmpty, "empty argument error message")
         }
@@ -109,11 +109,11 @@ enum HelperArgsFuzz {
 
     /// The CVE-2019-13164 check: valid names pass unchanged, anything else is refused with one line.
     static func checkBridgeName(_ bytes: [UInt8]) {
-        do {
-            let name = try Helper.validatedBridge(bytes)
+        switch HelperCommandLine.bridgeName(bytes) {
+        case .success(let name):
             check(name.bytes == bytes, "the bridge name was changed from '\(shown(bytes))' to '\(shown(name.bytes))'")
             check(referenceIsValidInterfaceName(bytes), "the invalid bridge name '\(shown(bytes))' was accepted")
-        } catch {
+        case .failure(let error):
             check(!referenceIsValidInterfaceName(bytes), "the valid bridge name '\(shown(bytes))' was refused: \(error)")
             checkSafeLine(error.message, "bridge name refusal")
         }

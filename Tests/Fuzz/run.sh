@@ -56,8 +56,8 @@ sources_of() {
     case $1 in
         acl-parser) echo Tests/Fuzz/ReferenceGrammar.swift Tests/Fuzz/ACLParserFuzz.swift ;;
         acl-loader) echo Tests/Fuzz/ReferenceGrammar.swift Tests/Fuzz/ACLLoaderFuzz.swift ;;
-        # BridgeHelper's other files need BridgeSystem and libcap; these two only need BridgeACL.
-        helper-args) echo Sources/BridgeHelper/Arguments.swift Sources/BridgeHelper/Helper.swift Tests/Fuzz/HelperArgsFuzz.swift ;;
+        # The whole HelperArguments module (it needs only BridgeACL), compiled into the target.
+        helper-args) echo Sources/HelperArguments/*.swift Tests/Fuzz/HelperArgsFuzz.swift ;;
     esac
 }
 max_len_of() {

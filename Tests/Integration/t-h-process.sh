@@ -454,7 +454,7 @@ acl_nested() {
 # bounding set as on these machines, cannot raise the hard limit.) With RLIMIT_NOFILE 3 the
 # helper cannot read /proc/self/uid_map (the user-namespace check) and says so; argv no longer
 # depends on /proc (the helper saves it before the Swift runtime starts).
-NESTED_OR_EMFILE='(access denied by acl file: /.*|cannot read /proc/self/uid_map to rule out a user namespace): Too many open files'
+NESTED_OR_EMFILE='(access denied by acl file: /.*|cannot ask the kernel whether this is a user namespace): Too many open files'
 
 acl_nested
 for m in $IT_MODES; do

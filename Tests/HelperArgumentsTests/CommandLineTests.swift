@@ -1,5 +1,5 @@
 import BridgeACL
-import BridgeHelper
+import HelperArguments
 import Testing
 
 let program = bytes("/usr/lib/qemu/bridgekeeper-helper")
@@ -145,7 +145,7 @@ struct CommandLineTests {
         let lines = HelperCommandLine.helpText.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.first == "Usage: bridgekeeper-helper [--use-vnet] --br=bridge --fd=unixfd")
         #expect(HelperCommandLine.helpText.hasSuffix("\n"))
-        #expect(HelperCommandLine.versionText == "bridgekeeper-helper \(HelperPaths.version)\n")
+        #expect(HelperCommandLine.versionText == "bridgekeeper-helper \(Installation.version)\n")
     }
 }
 
@@ -165,15 +165,15 @@ let badDescriptorMessages: [([UInt8], String)] = [
 struct HelperMessageTests {
     @Test func usageLine() {
         #expect(HelperCommandLine.usageLine == "Usage: bridgekeeper-helper [--use-vnet] --br=bridge --fd=unixfd")
-        #expect(Helper.message(for: .usage) == "Usage: bridgekeeper-helper [--use-vnet] --br=bridge --fd=unixfd")
+        #expect(ArgumentError.usage.message == "Usage: bridgekeeper-helper [--use-vnet] --br=bridge --fd=unixfd")
     }
 
     @Test func noProgramName() {
-        #expect(Helper.message(for: .noProgramName) == "bridgekeeper-helper: called without argv[0]; refusing")
+        #expect(ArgumentError.noProgramName.message == "bridgekeeper-helper: called without argv[0]; refusing")
     }
 
     @Test(arguments: badDescriptorMessages)
     func badDescriptor(_ value: [UInt8], _ expected: String) {
-        #expect(Helper.message(for: .badDescriptor(value)) == expected)
+        #expect(ArgumentError.badDescriptor(value).message == expected)
     }
 }
