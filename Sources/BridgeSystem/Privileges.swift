@@ -32,8 +32,11 @@ public enum PrivilegeMode: Equatable, Sendable {
     case userNamespace(UserNamespaceProblem)
 
     public static func detect(_ credentials: Credentials) -> PrivilegeMode {
-        let privileged = credentials.effectiveUser == 0 || CapabilitySet.current().permits(CAP_NET_ADMIN)
-        if privileged {
+        let capabilities = CapabilitySet.current()
+        if capabilities.permits(CAP_NET_ADMIN) {
+            // The kernel's answer needs CAP_NET_ADMIN effective (a `+p`-only file capability
+            // starts without it).
+            if capabilities.effective & (1 << UInt64(CAP_NET_ADMIN)) == 0 { Privileges.makeEffective(CAP_NET_ADMIN) }
             // The decision that matters: privilege in a user namespace other than the initial
             // one is no privilege over the host's network. Asked of the kernel, not of /proc.
             switch UserNamespace.ownerOfCurrentNetworkNamespace() {
@@ -41,11 +44,13 @@ public enum PrivilegeMode: Equatable, Sendable {
             case .other: return .userNamespace(.inside)
             case .unknown(let errno): return .userNamespace(.cannotTell(errno))
             }
-            if credentials.effectiveUser == 0 {
-                return credentials.realUser == 0 ? .root : .setuidRoot
-            }
-            return .fileCapability
         }
+        // Without CAP_NET_ADMIN the helper can do nothing to any network; the drop refuses
+        // (naming the missing capability) or the mode is `.none`.
+        if credentials.effectiveUser == 0 {
+            return credentials.realUser == 0 ? .root : .setuidRoot
+        }
+        if capabilities.permits(CAP_NET_ADMIN) { return .fileCapability }
         // Without privilege the helper refuses either way; /proc only picks the clearer message.
         return UserNamespace.mapLooksInitial() ? .none : .userNamespace(.inside)
     }
@@ -191,6 +196,17 @@ public enum Privileges {
         guard bk_prctl(bk_pr_set_no_new_privs, 1) == 0 else { throw .callFailed(.noNewPrivs, .current) }
         guard bk_prctl(bk_pr_set_dumpable, 0) == 0 else { throw .callFailed(.dumpable, .current) }
         try verify(mode: mode, caller: caller, permitted: CapabilitySet.mask(netAdmin))
+    }
+
+    /// Adds `cap` to the effective set, keeping every other set as it is (used before the drop,
+    /// when the permitted set may still hold more). Failure leaves the set unchanged, and the
+    /// kernel's checks then fail closed.
+    static func makeEffective(_ cap: cap_value_t) {
+        guard let caps = cap_get_proc() else { return }
+        defer { _ = cap_free(UnsafeMutableRawPointer(caps)) }
+        var list = [cap]
+        _ = cap_set_flag(caps, CAP_EFFECTIVE, 1, &list, CAP_SET)
+        _ = cap_set_proc(caps)
     }
 
     /// Makes CAP_NET_ADMIN effective, for the few calls that need it.
