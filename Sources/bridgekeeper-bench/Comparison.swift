@@ -22,7 +22,7 @@ func runComparison(_ options: Options) -> Int32 {
     let ours = Subject(label: "bridgekeeper", path: oursPath, bridge: options.bridge, refusedBridge: options.refusedBridge)
     let stock = Subject(label: "stock", path: stockPath, bridge: options.bridge, refusedBridge: options.refusedBridge)
     let subjects = [ours, stock]
-    let version = Probe(label: "bridgekeeper --version", expectedExit: 0,
+    let version = Probe(label: "bridgekeeper --version", short: "bridgekeeper --version", expectedExit: 0,
                         command: PreparedHelperCommand(helper: oursPath, arguments: ["--version"]))
 
     say("bridgekeeper-bench: QEMU-style round trip = socketpair + posix_spawn(helper --use-vnet --fd=N --br=\(options.bridge)) + recvmsg(1 byte + SCM_RIGHTS) + wait4")

@@ -29,9 +29,9 @@ final class Subject {
         self.path = path
         // QEMU's -netdev bridge: execv(helper, [helper, "--use-vnet", "--fd=N", "--br=BR"]).
         command = PreparedHelperCommand(helper: path, arguments: ["--use-vnet", "--fd={fd}", "--br=\(bridge)"])
-        refused = Probe(label: "\(label), refused by the ACL", expectedExit: 1,
+        refused = Probe(label: "\(label), refused by the ACL", short: label, expectedExit: 1,
                         command: PreparedHelperCommand(helper: path, arguments: ["--use-vnet", "--fd={fd}", "--br=\(refusedBridge)"]))
-        startup = Probe(label: "\(label), no arguments (usage)", expectedExit: 1,
+        startup = Probe(label: "\(label), no arguments (usage)", short: label, expectedExit: 1,
                         command: PreparedHelperCommand(helper: path, arguments: []))
     }
 
@@ -43,14 +43,17 @@ final class Subject {
 
 /// A helper invocation that must end with `expectedExit` and no descriptor, timed many times.
 final class Probe {
+    /// The report's row label, and the name in progress lines.
     let label: String
+    let short: String
     let expectedExit: Int32
     let command: PreparedHelperCommand
     var wall: [UInt64] = []
     var cpu: [UInt64] = []
 
-    init(label: String, expectedExit: Int32, command: PreparedHelperCommand) {
+    init(label: String, short: String, expectedExit: Int32, command: PreparedHelperCommand) {
         self.label = label
+        self.short = short
         self.expectedExit = expectedExit
         self.command = command
     }
@@ -165,7 +168,7 @@ func probeSeries(_ probes: [(owner: Subject, probe: Probe)], calls: Int, what: S
     if redirected { dup2(savedStdout, 1); dup2(savedStderr, 2) }
     for fd in [savedStdout, savedStderr, null] where fd >= 0 { close(fd) }
     for (subject, problem) in problems { subject.noteFailure(problem) }
-    progress("\(what): \(calls) each, " + probes.map { "\($0.probe.label): p50 \(ms(Stats($0.probe.wall)?.p50 ?? .nan)) ms" }.joined(separator: ", "))
+    progress("\(what): \(calls) each, " + probes.map { "\($0.probe.short) p50 \(ms(Stats($0.probe.wall)?.p50 ?? .nan)) ms" }.joined(separator: ", "))
 }
 
 // MARK: - Parallel phase
