@@ -63,11 +63,13 @@ func runPerUserIncludes(_ options: Options) -> Int32 {
         _ = sequentialSeries(order, floor: nil, calls: options.includeCalls, bridge: options.bridge, pause: options.pause, record: true)
     }
 
-    say("round trip with \(tree.includes) per-user includes, ms   calls      p50      p90      p99     mean      min      max")
+    let width = 44
+    say(pad("round trip with \(tree.includes) per-user includes, ms", width, left: true) + pad("calls", 6)
+        + ["p50", "p90", "p99", "mean", "min", "max"].map { pad($0, 9) }.joined())
     for subject in subjects {
-        guard let s = Stats(subject.sequential) else { say(pad(subject.label, 41, left: true) + "   (no samples)"); continue }
-        say(pad(subject.label == "stock" ? "qemu-bridge-helper (stock)" : "bridgekeeper-helper", 41, left: true) + pad(String(s.count), 6)
-            + [s.p50, s.p90, s.p99, s.mean, s.min, s.max].map { pad(ms($0), 9) }.joined())
+        let label = subject === stock ? "qemu-bridge-helper (stock, setuid)" : "bridgekeeper-helper (setuid)"
+        guard let s = Stats(subject.sequential) else { say(pad(label, width, left: true) + "   (no samples)"); continue }
+        say(pad(label, width, left: true) + pad(String(s.count), 6) + [s.p50, s.p90, s.p99, s.mean, s.min, s.max].map { pad(ms($0), 9) }.joined())
     }
     say("  CPU time (user+sys) p50, ms: bridgekeeper \(ms(Stats(ours.cpu)?.p50 ?? .nan)); stock \(ms(Stats(stock.cpu)?.p50 ?? .nan))")
 
