@@ -7,6 +7,7 @@
 #   e.g. scripts/bench.sh --calls 300 --rounds 5 --parallel-rounds 2
 #   OURS=PATH / STOCK=PATH override the two helpers (defaults: the release build in
 #   .build-helper/release and /usr/lib/qemu/qemu-bridge-helper from qemu-system-x86).
+#   INCLUDES=N sets the number of per-user includes of step (3) (default 10000; 0 skips it).
 #
 # Everything runs inside Tests/lib/sandbox.sh's throwaway world: a private network namespace
 # (br0 and every TAP live and die with it), a private mount namespace with /etc as an overlay
@@ -17,8 +18,14 @@
 # Steps: (1) as root, bridgekeeper-bench --baseline times the bare kernel work in-process
 # (TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) for the "bare kernel work" row; (2) as nobody
 # (uid 65534, no groups), bridgekeeper-bench times both helpers: interleaved sequential series
-# with the TAPs held, 1000 TAPs with 16 round trips in parallel, peak RSS. Exit status is the
-# bench's: 0 ok, 1 a call or check failed, 2 ours slower than stock at p50.
+# with the TAPs held, refused requests, start-up (no arguments, --version), 1000 TAPs with 16
+# round trips in parallel, peak RSS; (3) the per-user include pattern: a tmpfs over /etc/qemu
+# (still inside the private mount namespace) whose bridge.conf is 'include
+# /etc/qemu/users/u00000.conf' ... u09999.conf, each file root:(200000 + n) 0640 with
+# 'allow br-u0NNNN', and bridgekeeper-bench --per-user-includes times both helpers for nobody
+# with the one supplementary group that reads u05000.conf, asking for br-u05000.
+# Exit status: 0 ok, 1 a call or check failed in either run, 2 ours slower than stock at p50
+# in either run.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +54,12 @@ bench=$BK_SCRATCH/bin/bridgekeeper-bench
 install -o root -g root -m 0755 "$BENCH_SRC" "$bench"
 baseline=$BK_SCRATCH/baseline.txt
 
+INCLUDES=${INCLUDES:-10000}
+[[ $INCLUDES =~ ^[0-9]+$ ]] && [ "$INCLUDES" -le 100000 ] || bk_die "INCLUDES must be a number from 0 to 100000, got '$INCLUDES'"
+INCLUDE_GID0=200000
+INCLUDE_USER=$((INCLUDES / 2))
+INCLUDE_BRIDGE=$(printf 'br-u%05d' "$INCLUDE_USER")
+
 linkage() { if ldd "$1" >/dev/null 2>&1; then echo "dynamic, $(ldd "$1" | grep -c '=>') shared libraries"; else echo "static"; fi; }
 echo "bench.sh: commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (+ local changes)'), $(swift --version 2>/dev/null | head -1 || echo 'swift ?')"
 echo "bench.sh: ours $(linkage "$ours"); stock $(linkage "$stock") ($(dpkg-query -W -f='qemu-system-x86 ${Version}' qemu-system-x86 2>/dev/null || echo 'version ?'))"
@@ -63,4 +76,36 @@ status=0
 bk_as_nobody "$bench" --ours "$ours" --stock "$stock" --bridge "$BRIDGE" \
     --baseline-samples "$baseline" --floor /bin/true "$@" || status=$?
 [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; status=1; }
+
+if [ "$INCLUDES" -gt 0 ]; then
+    echo "# per-user includes: writing $INCLUDES files under /etc/qemu/users" >&2
+    mount -t tmpfs -o mode=0755,size=256m bk-per-user /etc/qemu || bk_die "cannot mount a tmpfs over /etc/qemu"
+    mkdir -m 0755 /etc/qemu/users
+    # One process for all files (a chown/chmod per file from the shell would take minutes).
+    perl -e '
+        my ($count, $gid0) = @ARGV;
+        open(my $top, ">", "/etc/qemu/bridge.conf") or die "bridge.conf: $!\n";
+        for my $n (0 .. $count - 1) {
+            my $user = sprintf("u%05d", $n);
+            my $path = "/etc/qemu/users/$user.conf";
+            print $top "include $path\n";
+            open(my $file, ">", $path) or die "$path: $!\n";
+            print $file "allow br-$user\n";
+            close($file) or die "$path: $!\n";
+            chown(0, $gid0 + $n, $path) == 1 && chmod(0640, $path) == 1 or die "$path: $!\n";
+        }
+        close($top) or die "bridge.conf: $!\n";
+        chown(0, 0, "/etc/qemu/bridge.conf") == 1 && chmod(0644, "/etc/qemu/bridge.conf") == 1 or die "bridge.conf: $!\n";
+    ' "$INCLUDES" "$INCLUDE_GID0" || bk_die "cannot write the per-user include tree"
+    bk_bridge "$INCLUDE_BRIDGE"
+    echo "# round trips with $INCLUDES per-user includes, as nobody with group $((INCLUDE_GID0 + INCLUDE_USER))" >&2
+    echo
+    included=0
+    setpriv --reuid=65534 --regid=65534 --groups=$((INCLUDE_GID0 + INCLUDE_USER)) -- \
+        "$bench" --per-user-includes --ours "$ours" --stock "$stock" "$@" --bridge "$INCLUDE_BRIDGE" || included=$?
+    [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; included=1; }
+    umount /etc/qemu
+    # A failed call or check (1) outranks a slower-than-stock verdict (2).
+    if [ "$status" != 1 ] && [ "$included" != 0 ]; then status=$included; fi
+fi
 exit "$status"

@@ -18,12 +18,17 @@ struct Bridgekeeper: ParsableCommand {
 struct Try: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a bridge helper the way QEMU does, without a guest, and describe the TAP it returns.",
+        // One source line per paragraph: ArgumentParser wraps each line to the terminal width,
+        // so a hard line break inside a sentence would show as a ragged break in --help.
         discussion: """
-            Prints one line of key=value fields on stdout: result=attached with the TAP's name,
-            bridge, vnet_hdr, mtu, mac, up and owner, or result=refused. The helper's stderr is
-            copied to stderr unchanged. Exit status: 0 attached, 1 refused, 3 if the helper broke
-            the protocol (exit 0 without a descriptor, or a descriptor with a non-zero exit).
+            Prints one line of key=value fields on stdout: result=attached with the TAP's name, bridge, vnet_hdr, mtu, mac, up and owner, or result=refused. The helper's stderr is copied to stderr unchanged.
+
+            Exit status: 0 attached, 1 refused, 3 if the helper broke the protocol (exit 0 without a descriptor, or a descriptor with a non-zero exit), 64 for an invalid command line.
             """)
+
+    /// `--hold` beyond this is refused: longer holds are what --hold-until-eof is for, and the
+    /// bound keeps the sleep's conversion to whole seconds and nanoseconds exact.
+    static let maximumHoldSeconds = 86_400.0
 
     @Option(help: "The helper to run.")
     var helper: String = "/usr/local/libexec/bridgekeeper-helper"
@@ -34,7 +39,7 @@ struct Try: ParsableCommand {
     @Flag(name: .customLong("no-vnet"), help: "Do not pass --use-vnet.")
     var noVnet = false
 
-    @Option(help: "Keep the TAP open this many seconds after printing (closing it removes the TAP).")
+    @Option(help: "Keep the TAP open this many seconds (0 to 86400) after printing (closing it removes the TAP).")
     var hold: Double = 0
 
     @Flag(help: "Keep the TAP open until standard input reaches end of file.")
@@ -50,6 +55,12 @@ struct Try: ParsableCommand {
         // The bridge name and explicit arguments are taken from the raw argv bytes: interface
         // names need not be UTF-8, and String would replace invalid bytes with U+FFFD.
         let raw = RawArguments.current()
+        guard hold.isFinite, hold >= 0, hold <= Self.maximumHoldSeconds else {
+            // One line, before any helper runs: nothing was created that would need undoing.
+            let given = raw.lastValue(of: "--hold").map { String(decoding: $0, as: UTF8.self) } ?? "\(hold)"
+            FileHandle.standardError.write(Data("Error: --hold must be between 0 and 86400 seconds, got '\(given)' (--hold-until-eof holds the TAP longer)\n".utf8))
+            throw ExitCode.validationFailure
+        }
         let bridgeBytes = raw.lastValue(of: "--br") ?? Array(bridge.utf8)
         let explicit = raw.afterSeparator ?? arguments.map { Array($0.utf8) }
         let argv: [[UInt8]] = explicit.isEmpty
@@ -72,9 +83,17 @@ struct Try: ParsableCommand {
         print("result=attached " + fields)
         fflush(nil)  // the result line must be readable while --hold keeps the TAP open
         if holdUntilEOF { _ = FileHandle.standardInput.readDataToEndOfFile() }
-        if hold > 0 { usleep(UInt32(hold * 1_000_000)) }
+        if hold > 0 { sleepSeconds(hold) }
         _ = consume tap
     }
+}
+
+/// Sleeps `seconds` (0...maximumHoldSeconds), resuming after signals.
+func sleepSeconds(_ seconds: Double) {
+    let whole = seconds.rounded(.down)
+    var request = timespec(tv_sec: Int(whole), tv_nsec: Int((seconds - whole) * 1e9))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }
 
 /// The process's argv as bytes, for the options whose values are interface names.
@@ -84,8 +103,8 @@ struct RawArguments {
     static func current() -> RawArguments {
         let words = (0..<Int(CommandLine.argc)).map { index -> [UInt8] in
             guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
-            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
-                                             count: strlen(pointer)))
+            // Raw bytes of the C string: no binding of the CChar memory to another type needed.
+            return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
         }
         return RawArguments(words: words)
     }

@@ -1,0 +1,112 @@
+// The command line of bridgekeeper-bench.
+import Glibc
+
+let usage = """
+    usage:
+      bridgekeeper-bench --ours HELPER --stock HELPER [options]     (as an unprivileged user)
+      bridgekeeper-bench --baseline --out FILE [options]            (as root)
+      bridgekeeper-bench --per-user-includes --ours HELPER --stock HELPER [options]
+
+    The first form times QEMU-style round trips of both helpers (installed setuid root) and prints
+    the comparison. The second form times the bare kernel work a helper does (open /dev/net/tun,
+    TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) in-process and writes the samples (ns, one a line)
+    to FILE, for --baseline-samples. The third form times both helpers on the per-user include
+    pattern that scripts/bench.sh sets up in its sandbox: /etc/qemu/bridge.conf includes one
+    file per user, the caller can read exactly one of them (its group), and that one allows
+    the --bridge; only that case runs.
+
+    options:
+      --bridge NAME            bridge named in the ACL (default br0)
+      --calls N                round trips per sequential series (default 200, at least 200)
+      --rounds N               sequential series per helper, interleaved (default 3)
+      --pause SECONDS          pause after the TAPs of a series are gone (default 1.5)
+      --parallel-taps N        TAPs in the parallel phase (default 1000; a bridge holds 1023)
+      --jobs N                 concurrent round trips in the parallel phase (default 16)
+      --parallel-rounds N      parallel runs per helper, interleaved (default 2)
+      --rss-runs N             fork+exec runs per helper for the peak RSS (default 20)
+      --warmup N               untimed round trips per helper first (default 5)
+      --floor PROGRAM          also time spawning PROGRAM (no descriptor), e.g. /bin/true
+      --refused-calls N        round trips per helper that the ACL refuses (no TAP: the
+                               helper's own cost without the kernel work; default 200, 0 = skip)
+      --refused-bridge NAME    a bridge name the ACL does not allow (default brdenied0)
+      --baseline-samples FILE  kernel-work samples written by --baseline, shown in the table
+      --startup-calls N        invocations per helper that do no kernel work: both helpers with
+                               no arguments (usage, exit 1) and ours with --version
+                               (default 200, 0 = skip)
+      --include-calls N        round trips per series and helper with --per-user-includes
+                               (default 50)
+    Exit status: 0 ok; 1 a call failed or a check failed; 2 ours slower than stock at p50.
+    (With --per-user-includes: 2 if ours is slower than stock there at p50.)
+    """
+
+struct Options {
+    var ours: String?
+    var stock: String?
+    var baseline = false
+    var out: String?
+    var bridge = "br0"
+    var calls = 200
+    var rounds = 3
+    var pause = 1.5
+    var parallelTaps = 1000
+    var jobs = 16
+    var parallelRounds = 2
+    var rssRuns = 20
+    var warmup = 5
+    var floor: String?
+    var refusedCalls = 200
+    var refusedBridge = "brdenied0"
+    var baselineSamples: String?
+    var startupCalls = 200
+    var perUserIncludes = false
+    var includeCalls = 50
+
+    static func parse(_ arguments: [String]) -> Options {
+        var options = Options()
+        var index = 1
+        func value() -> String {
+            index += 1
+            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value\n\(usage)") }
+            return arguments[index]
+        }
+        func number(_ text: String, minimum: Int = 1) -> Int {
+            guard let n = Int(text), n >= minimum else { fail("'\(text)' is not a whole number >= \(minimum)") }
+            return n
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--ours": options.ours = value()
+            case "--stock": options.stock = value()
+            case "--baseline": options.baseline = true
+            case "--out": options.out = value()
+            case "--bridge": options.bridge = value()
+            case "--calls": options.calls = number(value())
+            case "--rounds": options.rounds = number(value())
+            case "--pause":
+                let text = value()
+                guard let seconds = Double(text), seconds >= 0 else { fail("--pause: '\(text)' is not a number of seconds") }
+                options.pause = seconds
+            case "--parallel-taps": options.parallelTaps = number(value(), minimum: 0)
+            case "--jobs": options.jobs = number(value())
+            case "--parallel-rounds": options.parallelRounds = number(value(), minimum: 0)
+            case "--rss-runs": options.rssRuns = number(value(), minimum: 0)
+            case "--warmup": options.warmup = number(value(), minimum: 0)
+            case "--floor": options.floor = value()
+            case "--refused-calls": options.refusedCalls = number(value(), minimum: 0)
+            case "--refused-bridge": options.refusedBridge = value()
+            case "--baseline-samples": options.baselineSamples = value()
+            case "--startup-calls": options.startupCalls = number(value(), minimum: 0)
+            case "--per-user-includes": options.perUserIncludes = true
+            case "--include-calls": options.includeCalls = number(value())
+            case "--help", "-h":
+                say(usage)
+                exit(0)
+            default:
+                fail("unknown argument '\(arguments[index])'\n\(usage)")
+            }
+            index += 1
+        }
+        if options.parallelTaps > 1023 { fail("--parallel-taps: a Linux bridge holds at most 1023 ports") }
+        return options
+    }
+}
