@@ -3,7 +3,7 @@
 // Layering (dependencies only point downwards):
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> BridgeSystem -> CBridgeShims, libcap
 //                                              \-> BridgeACL (pure, stdlib only)
-//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeACL, ArgumentParser
+//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, CBridgeShims, ArgumentParser
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
 
@@ -23,20 +23,20 @@ let package = Package(
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "CBridgeShims"),
         .target(name: "BridgeSystem", dependencies: ["BridgeACL", "CBridgeShims", "CLibcap"]),
-        .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem"]),
+        .target(name: "BridgeHelper", dependencies: ["BridgeACL", "BridgeSystem", "CBridgeShims"]),
         // CHelperEntry empties the environment before the Swift runtime starts: helper only.
         .target(name: "CHelperEntry"),
-        .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper", "CHelperEntry"]),
-        .target(name: "BridgeClient", dependencies: ["BridgeSystem", "CBridgeShims"]),
+        .executableTarget(name: "bridgekeeper-helper", dependencies: ["BridgeHelper", "BridgeSystem", "CHelperEntry"]),
+        .target(name: "BridgeClient", dependencies: ["BridgeACL", "BridgeSystem", "CBridgeShims"]),
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeACL", "BridgeClient",
+                "BridgeClient", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient"]),
+        .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient", "BridgeSystem", "CBridgeShims"]),
         .testTarget(name: "BridgeACLTests", dependencies: ["BridgeACL"]),
-        .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeHelper", "BridgeSystem"]),
+        .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeACL", "BridgeHelper"]),
     ],
     swiftLanguageModes: [.v6]
 )
