@@ -9,9 +9,10 @@ BINDIR     ?= $(PREFIX)/bin
 ACLDIR     ?= /etc/qemu
 # MODE=setuid (default): helper installed root:root 4755. MODE=caps: 0755 + cap_net_admin+ep.
 MODE       ?= setuid
-# LINK=static (default): one static executable, no loader, no shared libraries (fastest start;
-# nothing to resolve through the environment). LINK=dynamic: static Swift stdlib, dynamic glibc
-# (needed if a later release resolves user names through NSS modules such as sssd/ldap).
+# LINK=static (default): one static-PIE executable, no loader, no shared libraries (fast start;
+# nothing to resolve through the environment; loaded at a random address like Debian's PIE stock
+# helper). LINK=dynamic: static Swift stdlib, dynamic glibc, also PIE (needed if a later release
+# resolves user names through NSS modules such as sssd/ldap).
 LINK       ?= static
 SWIFT      ?= swift
 
@@ -20,8 +21,20 @@ RELEASE      = -c release --disable-local-rpath
 # libdispatch's start-up work out of the static binary (measured: about 0.06 ms per call).
 NO_IMPLICIT  = -Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module-import \
                -Xswiftc -Xfrontend -Xswiftc -disable-implicit-string-processing-module-import
-LINK_static  = -Xswiftc -static-executable $(NO_IMPLICIT)
-LINK_dynamic = --static-swift-stdlib
+# Static PIE: -static-executable selects the static Swift runtime and glibc; -static-pie (given to
+# clang, which then ignores -static) links glibc's self-relocating rcrt1.o with -pie and no
+# interpreter, so the kernel loads the helper at a random address. Every archive involved is PIC
+# (the release gates check the result is DYN without INTERP/NEEDED, and that it moves).
+# gold, the Swift driver's default linker, has no --no-dynamic-linker; lld (shipped with the
+# toolchain) links it and, unlike GNU ld here, keeps the swift5_* metadata in read-only segments
+# and emits a GNU_RELRO segment. RELRO + BIND_NOW: glibc's static-PIE start-up applies the
+# relocations, then makes the relocated read-only data (GOT, .data.rel.ro) read-only again.
+# pack-relative-relocs (DT_RELR, glibc >= 2.36, linked in statically) shrinks the 17,000 relative
+# relocations from 400 KiB to 3 KiB: about 0.03 ms less start-up per call (README, measured).
+HARDEN       = -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+LINK_static  = -Xswiftc -static-executable -Xswiftc -use-ld=lld -Xswiftc -Xclang-linker -Xswiftc -static-pie \
+               $(HARDEN) -Xlinker -z -Xlinker pack-relative-relocs $(NO_IMPLICIT)
+LINK_dynamic = --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -pie $(HARDEN)
 HELPER_BUILD = .build-helper
 HOOKS_BUILD  = .build-testhooks
 

@@ -3,7 +3,7 @@
 // Layering (dependencies only point downwards):
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> BridgeSystem -> CBridgeShims, libcap
 //                                              \-> BridgeACL (pure, stdlib only)
-//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeACL, ArgumentParser
+//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, CBridgeShims, ArgumentParser
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
 
@@ -30,14 +30,14 @@ let package = Package(
         .target(name: "CHelperEntry"),
         .executableTarget(name: "bridgekeeper-helper",
                           dependencies: ["BridgeHelper", "BridgeSystem", "CHelperEntry", "HelperArguments"]),
-        .target(name: "BridgeClient", dependencies: ["BridgeSystem", "CBridgeShims"]),
+        .target(name: "BridgeClient", dependencies: ["BridgeACL", "BridgeSystem", "CBridgeShims"]),
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeACL", "BridgeClient",
+                "BridgeClient", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient"]),
+        .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient", "BridgeSystem", "CBridgeShims"]),
         .testTarget(name: "BridgeACLTests", dependencies: ["BridgeACL"]),
         .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeACL", "BridgeHelper", "BridgeSystem", "HelperArguments"]),
         .testTarget(name: "HelperArgumentsTests", dependencies: ["BridgeACL", "HelperArguments"]),

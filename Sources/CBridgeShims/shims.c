@@ -3,6 +3,8 @@
 #include "CBridgeShims.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/if_tun.h>
@@ -226,13 +228,25 @@ int bk_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
 const int bk_o_path = O_PATH;
 unsigned int bk_major(dev_t dev) { return major(dev); }
 unsigned int bk_minor(dev_t dev) { return minor(dev); }
-/// The kernel's struct sigaction for x86-64 (no SA_RESTORER needed: no handler is installed).
+/// The kernel's own struct sigaction (include/linux/signal_types.h), which rt_sigaction reads, not
+/// glibc's (whose mask is 1024 bits). Its layout depends on the architecture: x86-64 and arm64
+/// both define __ARCH_HAS_SA_RESTORER (handler, flags, restorer, mask) and have a 64-bit sigset_t;
+/// other architectures differ (riscv64 has no restorer field, 32-bit ones other sizes), so they
+/// must add their layout here rather than pass the kernel a misread structure. The restorer stays
+/// NULL: no handler is installed, only SIG_IGN/SIG_DFL.
+#if defined(__x86_64__) || defined(__aarch64__)
 struct bk_kernel_sigaction {
     void *handler;
     unsigned long flags;
     void *restorer;
     unsigned long mask;
 };
+_Static_assert(sizeof(struct bk_kernel_sigaction) == 32, "kernel struct sigaction is 32 bytes on x86-64 and arm64");
+_Static_assert(offsetof(struct bk_kernel_sigaction, mask) == 24, "the mask follows handler, flags and restorer");
+_Static_assert(sizeof(unsigned long) * CHAR_BIT == _NSIG - 1, "the kernel sigset_t holds signals 1..64 in one word");
+#else
+#error "bk_kernel_sigaction: add this architecture's kernel struct sigaction layout (see the comment above)"
+#endif
 
 int bk_set_signal_disposition(int signal, int ignore) {
     struct bk_kernel_sigaction action = { ignore ? (void *)SIG_IGN : (void *)SIG_DFL, 0, NULL, 0 };

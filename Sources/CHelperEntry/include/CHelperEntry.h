@@ -3,8 +3,9 @@
 // The Swift runtime reads SWIFT_* environment variables during its own start-up, before main,
 // with no secure-mode check (SWIFT_DEBUG_LIB_PRESPECIALIZED_PATH even makes it open a file the
 // caller names). A function in .preinit_array runs before every constructor, including the
-// runtime's, so it can take the environment away first. It also saves argc/argv: on Linux,
-// Swift's CommandLine finds argv relative to environ, which is no longer where it was.
+// runtime's, so it can take the environment away first (LINK=dynamic: glibc restores environ
+// after it, so a first constructor takes it away again; see entry.c). It also saves argc/argv:
+// on Linux, Swift's CommandLine finds argv relative to environ, which is no longer where it was.
 #ifndef CHELPERENTRY_H
 #define CHELPERENTRY_H
 
