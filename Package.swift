@@ -1,9 +1,10 @@
 // swift-tools-version: 6.0
 //
 // Layering (dependencies only point downwards):
-//   bridgekeeper-helper (setuid) -> BridgeHelper -> BridgeSystem -> CBridgeShims, libcap
-//                                              \-> BridgeACL (pure, stdlib only)
-//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, CBridgeShims, ArgumentParser
+//   bridgekeeper-helper (setuid) -> BridgeHelper -> HelperArguments -> BridgeACL (pure, stdlib only)
+//                                              \-> BridgeSystem -> CBridgeShims, libcap, BridgeACL
+//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, BridgeACL, ArgumentParser
+// BridgeACL also holds the facts both programs share (Installation: the ACL path, the version).
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
 
@@ -34,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeClient", "BridgeSystem", "CBridgeShims",
+                "BridgeACL", "BridgeClient", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient", "BridgeSystem", "CBridgeShims"]),

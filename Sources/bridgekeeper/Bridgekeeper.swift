@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgeACL
 import BridgeClient
 import BridgeSystem
 import CBridgeShims
@@ -11,7 +12,7 @@ struct Bridgekeeper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bridgekeeper",
         abstract: "Tools around bridgekeeper-helper, the qemu-bridge-helper replacement.",
-        version: "0.1.0",
+        version: Installation.version,
         subcommands: [Try.self])
 }
 
