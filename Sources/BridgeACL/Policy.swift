@@ -127,6 +127,8 @@ private struct LoadState<Source: ACLFileSource> {
     var skipped: [SourceLocation] = []
     var bytesRead = 0
     var directivesRead = 0
+    /// Directives kept from first passes of the files on the include chain.
+    var buffered = 0
     /// The files currently being expanded (the include chain), for cycle detection by identity,
     /// so a cycle through a hard link or another path to the same file is still caught.
     var chain: [FileIdentity] = []
@@ -136,47 +138,78 @@ private struct LoadState<Source: ACLFileSource> {
         self.limits = limits
     }
 
-    /// Two passes over the file's lines: the first only checks the syntax (so an error anywhere
-    /// in a file refuses before any of its includes is read, as a whole-file parse would), the
-    /// second expands it. Nothing is kept between them, so memory grows with the rules
-    /// accepted, never with the size of a parse of the file.
+    /// The whole file is checked before any of its includes is read (a syntax error anywhere
+    /// refuses first, as a whole-file parse would). The directives of that first pass are kept
+    /// for the expansion while the kept directives of all files being expanded stay within
+    /// `bufferedDirectiveLimit`; a file beyond that is parsed a second time, line by line, so
+    /// memory grows with the rules accepted, never with the size of a parse of all files.
     mutating func expand(_ bytes: [UInt8], path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
+        var kept: [Directive] = []
+        var keeping = true
         var syntaxError: SyntaxError?
         Self.forEachLine(bytes) { line, number in
-            if case .failure(let error) = Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) {
+            switch Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) {
+            case .failure(let error):
                 syntaxError = error
                 return false
+            case .success(nil):
+                return true
+            case .success(let directive?):
+                guard keeping else { return true }
+                if buffered < Self.bufferedDirectiveLimit {
+                    kept.append(directive)
+                    buffered += 1
+                } else {
+                    keeping = false
+                    buffered -= kept.count
+                    kept = []
+                }
+                return true
             }
-            return true
         }
+        defer { buffered -= kept.count }
         if let syntaxError { return .syntax(syntaxError) }
         chain.append(identity)
         defer { chain.removeLast() }
         var failure: PolicyError?
-        Self.forEachLine(bytes) { line, number in
-            // The first pass accepted every line.
-            guard case .success(let directive?) = Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) else {
-                return true
+        if keeping {
+            for directive in kept {
+                failure = handle(directive, depth: depth)
+                if failure != nil { break }
             }
-            switch directive {
-            case .rule(let rule):
-                directivesRead += 1
-                if directivesRead > limits.maximumDirectives {
-                    failure = .tooManyDirectives(at: rule.location, limit: limits.maximumDirectives)
-                } else {
-                    rules.append(rule)
+        } else {
+            Self.forEachLine(bytes) { line, number in
+                // The first pass accepted every line.
+                guard case .success(let directive?) = Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) else {
+                    return true
                 }
-            case .include(let includePath, let location):
-                directivesRead += 1
-                if directivesRead > limits.maximumDirectives {
-                    failure = .tooManyDirectives(at: location, limit: limits.maximumDirectives)
-                } else {
-                    failure = include(includePath, at: location, depth: depth + 1)
-                }
+                failure = handle(directive, depth: depth)
+                return failure == nil
             }
-            return failure == nil
         }
         return failure
+    }
+
+    /// At most this many directives are kept between the two passes, over all files being
+    /// expanded (about 1 MiB): a per-user top-level file of 10,000 includes is parsed once.
+    static var bufferedDirectiveLimit: Int { 16_384 }
+
+    /// One directive of a file being expanded, counted against `maximumDirectives`.
+    mutating func handle(_ directive: Directive, depth: Int) -> PolicyError? {
+        directivesRead += 1
+        switch directive {
+        case .rule(let rule):
+            if directivesRead > limits.maximumDirectives {
+                return .tooManyDirectives(at: rule.location, limit: limits.maximumDirectives)
+            }
+            rules.append(rule)
+            return nil
+        case .include(let includePath, let location):
+            if directivesRead > limits.maximumDirectives {
+                return .tooManyDirectives(at: location, limit: limits.maximumDirectives)
+            }
+            return include(includePath, at: location, depth: depth + 1)
+        }
     }
 
     /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines

@@ -29,6 +29,12 @@ public final class SafeFileReader: ACLFileSource {
     private var root: VerifiedDirectory?
     private var cachedCount = 0
     private let cacheLimit: Int
+    /// The cached directory of the last file opened, and its path as written: consecutive
+    /// includes from one directory (the per-user pattern) go straight to the leaf.
+    private var lastDirectory: VerifiedDirectory?
+    private var lastDirectoryPath: ArraySlice<UInt8> = []
+    /// Reused for each component's NUL-terminated name (no allocation per include).
+    private var cName: [CChar] = []
 
     public init() {
         // A quarter of the soft descriptor limit, so a caller who kept it low (and a copy that
@@ -50,6 +56,15 @@ public final class SafeFileReader: ACLFileSource {
         // A trailing slash asks for a directory; the grammar refuses it earlier, and this keeps
         // `lab.conf/` from reading lab.conf if a path ever arrives here another way.
         if path.last == UInt8(ascii: "/") { return .refused("\(shown): names a directory") }
+        if let lastDirectory, let slash = path.lastIndex(of: UInt8(ascii: "/")),
+           path[..<slash].elementsEqual(lastDirectoryPath) {
+            // The same bytes as a directory part that passed every check below; the leaf is
+            // not empty (no trailing slash) and only '.' and '..' remain to refuse.
+            let leaf = path[(slash + 1)...]
+            if !leaf.elementsEqual([0x2E]) && !leaf.elementsEqual([0x2E, 0x2E]) {
+                return openLeaf(leaf, in: lastDirectory, path: path)
+            }
+        }
         // Empty components (`//`) collapse: they name no object, so the walk below checks the
         // same objects as for the single-slash spelling.
         let components = path.split(separator: UInt8(ascii: "/"))
@@ -101,9 +116,19 @@ public final class SafeFileReader: ACLFileSource {
                 directory = verified
             }
         }
-        switch openChecked(fileName, in: directory.descriptor.borrowed, directory: false, walked: path, shown: shown) {
+        if inCache, let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+            lastDirectory = directory
+            lastDirectoryPath = path[..<slash]
+        } else {
+            lastDirectory = nil
+        }
+        return openLeaf(fileName, in: directory, path: path)
+    }
+
+    private func openLeaf(_ name: ArraySlice<UInt8>, in directory: VerifiedDirectory, path: [UInt8]) -> ACLFileLoad {
+        switch openChecked(name, in: directory.descriptor.borrowed, directory: false, walked: path, shown: Escaping.escape(path)) {
         case .failed(let load): return load
-        case .opened(let file, let info): return readAll(file, info: info, shown: shown)
+        case .opened(let file, let info): return readAll(file, info: info, shown: Escaping.escape(path))
         }
     }
 
@@ -113,7 +138,17 @@ public final class SafeFileReader: ACLFileSource {
                              walked: [UInt8], shown: @autoclosure () -> String) -> Opened {
         var walkedText: String { Escaping.escape(walked) }  // built only for a message
         var before = stat()
-        let cName = name.map { CChar(bitPattern: $0) } + [0]
+        cName.removeAll(keepingCapacity: true)
+        for byte in name { cName.append(CChar(bitPattern: byte)) }
+        cName.append(0)
+        // A file the caller may not read is unavailable whatever it is, and the kernel can say
+        // so without opening anything (no side effects): one cheap call settles each of the
+        // 9,999 other users' files in the per-user include pattern. Denied here means denied
+        // by open(2) too (the same permission check, before open's own). Everything that may
+        // be read still goes through every check below.
+        if !isDirectory && faccessat(directory.rawValue, cName, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 {
+            return .failed(classify(.current, at: walkedText, shown: shown()))
+        }
         guard fstatat(directory.rawValue, cName, &before, AT_SYMLINK_NOFOLLOW) == 0 else {
             return .failed(classify(.current, at: walkedText, shown: shown()))
         }
