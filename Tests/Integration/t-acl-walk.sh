@@ -6,7 +6,8 @@
 #     (read, attached) and one past it (refused), the directive limit with the longest names
 #     under RLIMIT_AS = the helper's 64 MiB floor (the worst-case memory fits);
 #   - include path forms: a trailing '/' is a syntax error (stock: ENOTDIR, skipped), `//`
-#     reads the same checked object, '.' and '..' components are refused;
+#     reads the same checked object, '.' and '..' components are refused; an include the
+#     caller may not read is skipped whatever it is (file, FIFO, device, directory);
 #   - 10,000 per-user includes (/etc/qemu/users/uNNNNN.conf, root:gid 0640, one gid per file):
 #     the user who can read one of them gets exactly its rules; nobody gets none; root reads
 #     them all and stops at 256 files; ours is timed against the stock helper on the same tree
@@ -242,6 +243,27 @@ for mode in s c r; do
     mode_select "$mode"
     w_try "path/doubled-slash-to-a-world-writable-directory" refused \
         "${P}$CONF:2: include refused: /etc/qemu/x is writable by group or others (mode 0777); run chmod go-w on it"
+done
+
+# A file the caller may not read is skipped whatever it is (as the stock helper's fopen skips
+# it): the kernel says so without anything being opened. A readable FIFO or device is still
+# refused (t-h-files). The top-level file allows br0, so skipping means attached.
+sc_unreadable() {
+    it_reset_etc_qemu
+    it_acl_text 'allow br0\ninclude /etc/qemu/private\n'
+    case $1 in
+        fifo) mkfifo -m 0600 /etc/qemu/private ;;
+        device) mknod -m 0600 /etc/qemu/private c 1 5 ;;
+        directory) mkdir -m 0700 /etc/qemu/private ;;
+        file) it_acl_text 'deny br0\n' /etc/qemu/private; chmod 0600 /etc/qemu/private ;;
+    esac
+}
+for kind in file fifo device directory; do
+    sc_unreadable "$kind"
+    for mode in s c; do
+        mode_select "$mode"
+        w_try "unreadable-$kind-include-skipped" attached ""
+    done
 done
 
 # ---------------------------------------------------------------------------------------------
