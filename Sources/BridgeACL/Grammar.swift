@@ -17,7 +17,8 @@ public struct SyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
 /// - extra tokens are errors (`allow br0 br1` is not a bridge named "br0 br1");
 /// - no line is ever split (stock cuts at 4095 bytes and parses the tail as a new line);
 /// - a NUL byte anywhere is an error (stock truncates the line there);
-/// - include paths must be absolute (stock resolves them against the caller's cwd).
+/// - include paths must be absolute (stock resolves them against the caller's cwd);
+/// - include paths must not end in `/` (reserved for drop-in directories).
 ///
 /// Qualifiers after the bridge name (`user=alice`, `max=4`, `isolated`) are recognised as such
 /// and refused as "not supported yet": the policy extensions slot in here later, and until then
@@ -85,6 +86,12 @@ public enum Grammar {
             }
             guard path.first == UInt8(ascii: "/") else {
                 return fail("include path '\(Escaping.escape(Array(path), limit: 256))' is relative; write an absolute path")
+            }
+            // `lab.conf/` would name lab.conf on the way through a path walk that drops empty
+            // components, while the stock helper's fopen fails with ENOTDIR and skips it. A
+            // trailing slash is kept for drop-in directories, so it is an error until they exist.
+            if path.last == UInt8(ascii: "/") {
+                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")
             }
             return .success(.include(path: Array(path), location: location))
         default:

@@ -24,7 +24,9 @@ public enum ACLFileLoad: Sendable, Equatable {
 }
 
 /// Reads ACL files. The helper's implementation walks the path from `/` with the caller's
-/// credentials; tests use an in-memory tree.
+/// credentials; tests use an in-memory tree. The loader calls one source for one load, in reading
+/// order, so a source may keep state for that load (the helper's keeps the directories it
+/// verified); a class does, without the protocol needing `mutating`.
 public protocol ACLFileSource {
     func load(path: [UInt8]) -> ACLFileLoad
 }
@@ -36,6 +38,13 @@ public struct ACLLimits: Sendable {
     /// At most this many files are read in total (diamond-shaped includes could otherwise read
     /// 2^16 files without any cycle).
     public var maximumFiles = 256
+    /// At most this many bytes are read from all files together. Each file may hold 1 MiB, and
+    /// without a total 256 such files would be 256 MiB of text (contract §5, issue 7 item 4).
+    public var maximumTotalBytes = 4 << 20
+    /// At most this many `allow`, `deny` and `include` lines in all files together. This bounds
+    /// the memory of the expanded policy (about 100 bytes a rule at worst), far below the 64 MiB
+    /// address space the helper runs with, and the time spent on includes of missing files.
+    public var maximumDirectives = 100_000
     public init() {}
 }
 
@@ -56,6 +65,8 @@ public enum PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
     case includeCycle(path: [UInt8], at: SourceLocation)
     case tooDeep(at: SourceLocation, limit: Int)
     case tooManyFiles(at: SourceLocation, limit: Int)
+    case tooManyBytes(at: SourceLocation, limit: Int)
+    case tooManyDirectives(at: SourceLocation, limit: Int)
 
     public var description: String {
         switch self {
@@ -73,6 +84,10 @@ public enum PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(at): includes are nested more than \(limit) levels deep"
         case .tooManyFiles(let at, let limit):
             return "\(at): more than \(limit) files included in total"
+        case .tooManyBytes(let at, let limit):
+            return "\(at): more than \(limit) bytes of ACL files in total"
+        case .tooManyDirectives(let at, let limit):
+            return "\(at): more than \(limit) rules and includes in total"
         }
     }
 }
@@ -89,6 +104,11 @@ public enum PolicyLoader {
         case .refused(let reason):
             return .failure(.refused(path: path, reason: reason, includedAt: nil))
         case .contents(let bytes, let identity):
+            if bytes.count > limits.maximumTotalBytes {
+                return .failure(.refused(path: path, reason: "\(Escaping.escape(path)) is larger than \(limits.maximumTotalBytes) bytes",
+                                         includedAt: nil))
+            }
+            state.bytesRead = bytes.count
             state.filesRead.append(path)
             if let error = state.expand(bytes, path: path, identity: identity, depth: 0) {
                 return .failure(error)
@@ -105,6 +125,10 @@ private struct LoadState<Source: ACLFileSource> {
     var rules: [Rule] = []
     var filesRead: [[UInt8]] = []
     var skipped: [SourceLocation] = []
+    var bytesRead = 0
+    var directivesRead = 0
+    /// Directives kept from first passes of the files on the include chain.
+    var buffered = 0
     /// The files currently being expanded (the include chain), for cycle detection by identity,
     /// so a cycle through a hard link or another path to the same file is still caught.
     var chain: [FileIdentity] = []
@@ -114,23 +138,91 @@ private struct LoadState<Source: ACLFileSource> {
         self.limits = limits
     }
 
+    /// The whole file is checked before any of its includes is read (a syntax error anywhere
+    /// refuses first, as a whole-file parse would). The directives of that first pass are kept
+    /// for the expansion while the kept directives of all files being expanded stay within
+    /// `bufferedDirectiveLimit`; a file beyond that is parsed a second time, line by line, so
+    /// memory grows with the rules accepted, never with the size of a parse of all files.
     mutating func expand(_ bytes: [UInt8], path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
-        let directives: [Directive]
-        switch Grammar.parse(bytes, path: path) {
-        case .success(let parsed): directives = parsed
-        case .failure(let error): return .syntax(error)
-        }
-        chain.append(identity)
-        defer { chain.removeLast() }
-        for directive in directives {
-            switch directive {
-            case .rule(let rule):
-                rules.append(rule)
-            case .include(let includePath, let location):
-                if let error = include(includePath, at: location, depth: depth + 1) { return error }
+        var kept: [Directive] = []
+        var keeping = true
+        var syntaxError: SyntaxError?
+        Self.forEachLine(bytes) { line, number in
+            switch Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) {
+            case .failure(let error):
+                syntaxError = error
+                return false
+            case .success(nil):
+                return true
+            case .success(let directive?):
+                guard keeping else { return true }
+                if buffered < Self.bufferedDirectiveLimit {
+                    kept.append(directive)
+                    buffered += 1
+                } else {
+                    keeping = false
+                    buffered -= kept.count
+                    kept = []
+                }
+                return true
             }
         }
-        return nil
+        defer { buffered -= kept.count }
+        if let syntaxError { return .syntax(syntaxError) }
+        chain.append(identity)
+        defer { chain.removeLast() }
+        var failure: PolicyError?
+        if keeping {
+            for directive in kept {
+                failure = handle(directive, depth: depth)
+                if failure != nil { break }
+            }
+        } else {
+            Self.forEachLine(bytes) { line, number in
+                // The first pass accepted every line.
+                guard case .success(let directive?) = Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) else {
+                    return true
+                }
+                failure = handle(directive, depth: depth)
+                return failure == nil
+            }
+        }
+        return failure
+    }
+
+    /// At most this many directives are kept between the two passes, over all files being
+    /// expanded (about 1 MiB): a per-user top-level file of 10,000 includes is parsed once.
+    static var bufferedDirectiveLimit: Int { 16_384 }
+
+    /// One directive of a file being expanded, counted against `maximumDirectives`.
+    mutating func handle(_ directive: Directive, depth: Int) -> PolicyError? {
+        directivesRead += 1
+        switch directive {
+        case .rule(let rule):
+            if directivesRead > limits.maximumDirectives {
+                return .tooManyDirectives(at: rule.location, limit: limits.maximumDirectives)
+            }
+            rules.append(rule)
+            return nil
+        case .include(let includePath, let location):
+            if directivesRead > limits.maximumDirectives {
+                return .tooManyDirectives(at: location, limit: limits.maximumDirectives)
+            }
+            return include(includePath, at: location, depth: depth + 1)
+        }
+    }
+
+    /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines
+    /// of `split(separator: 0x0A, omittingEmptySubsequences: false)`, until `body` returns false.
+    static func forEachLine(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, Int) -> Bool) {
+        var start = bytes.startIndex
+        var number = 0
+        while true {
+            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.endIndex
+            number += 1
+            if !body(bytes[start..<end], number) || end == bytes.endIndex { return }
+            start = end + 1
+        }
     }
 
     mutating func include(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
@@ -146,6 +238,10 @@ private struct LoadState<Source: ACLFileSource> {
             return .refused(path: path, reason: reason, includedAt: location)
         case .contents(let bytes, let identity):
             if chain.contains(identity) { return .includeCycle(path: path, at: location) }
+            if bytes.count > limits.maximumTotalBytes - bytesRead {
+                return .tooManyBytes(at: location, limit: limits.maximumTotalBytes)
+            }
+            bytesRead += bytes.count
             filesRead.append(path)
             return expand(bytes, path: path, identity: identity, depth: depth)
         }

@@ -11,53 +11,146 @@ import Glibc
 /// - each component is `lstat`ed before it is opened and `fstat`ed after, so FIFOs and devices are
 ///   never opened (no hang, no side effects) and a swap in between is caught;
 /// - only ENOENT and EACCES mean "unavailable" (skip an include); every other failure refuses.
-public struct SafeFileReader: ACLFileSource {
+///
+/// One reader serves one policy load. It keeps the `O_PATH` descriptors of the directories it has
+/// verified, by path, and opens later files relative to them, so 10,000 includes below
+/// /etc/qemu/users check /, /etc, /etc/qemu and /etc/qemu/users once, not 10,000 times. A held
+/// descriptor is the verified object itself: renaming or replacing its path afterwards cannot
+/// substitute another directory. The cache is bounded (`cacheLimit`), so a wide tree cannot
+/// exhaust the descriptor table; beyond it directories are verified and closed as before.
+/// The descriptors are closed when the reader is released.
+public final class SafeFileReader: ACLFileSource {
     public static let maximumSize = 1 << 20
+    /// At most this many verified directories are kept open (the helper raises RLIMIT_NOFILE
+    /// only to 64; a real tree needs a handful: /, /etc, /etc/qemu and a users directory).
+    public static let maximumCachedDirectories = 16
 
-    public init() {}
+    /// The verified `/`, root of the cache; nil until the first load (or while `/` fails).
+    private var root: VerifiedDirectory?
+    private var cachedCount = 0
+    private let cacheLimit: Int
+    /// The cached directory of the last file opened, and its path as written: consecutive
+    /// includes from one directory (the per-user pattern) go straight to the leaf.
+    private var lastDirectory: VerifiedDirectory?
+    private var lastDirectoryPath: ArraySlice<UInt8> = []
+    /// Reused for each component's NUL-terminated name (no allocation per include).
+    private var cName: [CChar] = []
+
+    public init() {
+        // A quarter of the soft descriptor limit, so a caller who kept it low (and a copy that
+        // cannot raise it) still leaves the walk itself its few descriptors.
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            cacheLimit = min(Self.maximumCachedDirectories, Int(clamping: limit.rlim_cur / 4))
+        } else {
+            cacheLimit = Self.maximumCachedDirectories
+        }
+    }
+
+    /// How many directory descriptors the cache holds now (for tests).
+    public var cachedDirectories: Int { cachedCount }
 
     public func load(path: [UInt8]) -> ACLFileLoad {
-        let shown = Escaping.escape(path)
+        var shown: String { Escaping.escape(path) }  // built only for a message
         guard path.first == UInt8(ascii: "/") else { return .refused("\(shown): not an absolute path") }
-        let components = path.split(separator: UInt8(ascii: "/")).map(Array.init)
-        if components.contains([0x2E]) || components.contains([0x2E, 0x2E]) {
+        // A trailing slash asks for a directory; the grammar refuses it earlier, and this keeps
+        // `lab.conf/` from reading lab.conf if a path ever arrives here another way.
+        if path.last == UInt8(ascii: "/") { return .refused("\(shown): names a directory") }
+        if let lastDirectory, let slash = path.lastIndex(of: UInt8(ascii: "/")),
+           path[..<slash].elementsEqual(lastDirectoryPath) {
+            // The same bytes as a directory part that passed every check below; the leaf is
+            // not empty (no trailing slash) and only '.' and '..' remain to refuse.
+            let leaf = path[(slash + 1)...]
+            if !leaf.elementsEqual([0x2E]) && !leaf.elementsEqual([0x2E, 0x2E]) {
+                return openLeaf(leaf, in: lastDirectory, path: path)
+            }
+        }
+        // Empty components (`//`) collapse: they name no object, so the walk below checks the
+        // same objects as for the single-slash spelling.
+        let components = path.split(separator: UInt8(ascii: "/"))
+        if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) {
             return .refused("\(shown): '.' and '..' are not allowed in ACL paths")
         }
         guard let fileName = components.last else { return .refused("\(shown): names a directory") }
 
-        var directory: FileDescriptor
-        do throws(SystemError) {
-            directory = try FileDescriptor.open("/", bk_o_path | O_DIRECTORY)
-        } catch {
-            return classify(error.errno, at: "/", shown: shown)
-        }
-        if let unsafe = checkOwnership(directory.borrowed, what: "/") { return .refused(unsafe) }
-        var walked: [UInt8] = []
-        for component in components.dropLast() {
-            walked += [UInt8(ascii: "/")] + component
-            let next = openChecked(component, in: directory, directory: true, walked: walked, shown: shown)
-            switch consume next {
-            case .failed(let load): return load
-            case .opened(let fd): directory = fd
+        let top: VerifiedDirectory
+        if let root {
+            top = root
+        } else {
+            let opened: FileDescriptor
+            do throws(SystemError) {
+                opened = try FileDescriptor.open("/", bk_o_path | O_DIRECTORY)
+            } catch {
+                return classify(error.errno, at: "/", shown: shown)
+            }
+            let info: stat
+            do { info = try opened.borrowed.status() } catch { return .refused("/: \(error)") }
+            if let unsafe = checkOwnership(info, what: "/") { return .refused(unsafe) }
+            top = VerifiedDirectory(opened)
+            if cachedCount < cacheLimit {
+                root = top
+                cachedCount += 1
             }
         }
-        let file: FileDescriptor
-        switch openChecked(fileName, in: directory, directory: false, walked: path, shown: shown) {
-        case .failed(let load): return load
-        case .opened(let fd): file = fd
+        var directory = top
+        var inCache = root === top
+        for index in components.indices.dropLast() {
+            let component = components[index]
+            if inCache, let known = directory.children[component] {
+                directory = known
+                continue
+            }
+            let walked = Array(components[...index].joined(separator: [UInt8(ascii: "/")]))
+            let next = openChecked(component, in: directory.descriptor.borrowed, directory: true,
+                                   walked: [UInt8(ascii: "/")] + walked, shown: shown)
+            switch consume next {
+            case .failed(let load): return load
+            case .opened(let fd, _):
+                let verified = VerifiedDirectory(fd)
+                if inCache && cachedCount < cacheLimit {
+                    directory.children[component] = verified
+                    cachedCount += 1
+                } else {
+                    inCache = false
+                }
+                directory = verified
+            }
         }
-        return readAll(file, shown: shown)
+        if inCache, let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+            lastDirectory = directory
+            lastDirectoryPath = path[..<slash]
+        } else {
+            lastDirectory = nil
+        }
+        return openLeaf(fileName, in: directory, path: path)
+    }
+
+    private func openLeaf(_ name: ArraySlice<UInt8>, in directory: VerifiedDirectory, path: [UInt8]) -> ACLFileLoad {
+        switch openChecked(name, in: directory.descriptor.borrowed, directory: false, walked: path, shown: Escaping.escape(path)) {
+        case .failed(let load): return load
+        case .opened(let file, let info): return readAll(file, info: info, shown: Escaping.escape(path))
+        }
     }
 
     /// Opens one path component below `directory` after checking what it is, and re-checks the
     /// opened object: same inode as the lstat, root-owned, not group/other-writable.
-    private func openChecked(_ name: [UInt8], in directory: borrowing FileDescriptor, directory isDirectory: Bool,
-                             walked: [UInt8], shown: String) -> Opened {
+    private func openChecked(_ name: ArraySlice<UInt8>, in directory: BorrowedDescriptor, directory isDirectory: Bool,
+                             walked: [UInt8], shown: @autoclosure () -> String) -> Opened {
         var walkedText: String { Escaping.escape(walked) }  // built only for a message
         var before = stat()
-        let cName = name.map { CChar(bitPattern: $0) } + [0]
+        cName.removeAll(keepingCapacity: true)
+        for byte in name { cName.append(CChar(bitPattern: byte)) }
+        cName.append(0)
+        // A file the caller may not read is unavailable whatever it is, and the kernel can say
+        // so without opening anything (no side effects): one cheap call settles each of the
+        // 9,999 other users' files in the per-user include pattern. Denied here means denied
+        // by open(2) too (the same permission check, before open's own). Everything that may
+        // be read still goes through every check below.
+        if !isDirectory && faccessat(directory.rawValue, cName, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 {
+            return .failed(classify(.current, at: walkedText, shown: shown()))
+        }
         guard fstatat(directory.rawValue, cName, &before, AT_SYMLINK_NOFOLLOW) == 0 else {
-            return .failed(classify(.current, at: walkedText, shown: shown))
+            return .failed(classify(.current, at: walkedText, shown: shown()))
         }
         let type = before.st_mode & S_IFMT
         if type == S_IFLNK {
@@ -74,41 +167,39 @@ public struct SafeFileReader: ACLFileSource {
         guard fd >= 0 else {
             // ELOOP from O_NOFOLLOW: it was not a symlink at the lstat, so it was swapped since.
             if errno == ELOOP { return .failed(.refused("\(walkedText) changed while it was being checked")) }
-            return .failed(classify(.current, at: walkedText, shown: shown))
+            return .failed(classify(.current, at: walkedText, shown: shown()))
         }
         let opened = FileDescriptor(owning: fd)
+        // One fstat of the opened object serves the identity, ownership and size checks: they
+        // are all about this object, which no rename can replace any more.
         let after: stat
         do { after = try opened.borrowed.status() } catch { return .failed(.refused("\(walkedText): \(error)")) }
         guard after.st_dev == before.st_dev, after.st_ino == before.st_ino else {
             return .failed(.refused("\(walkedText) changed while it was being checked"))
         }
-        if let unsafe = checkOwnership(opened.borrowed, what: walkedText) { return .failed(.refused(unsafe)) }
-        return .opened(opened)
+        if let unsafe = checkOwnership(after, what: walkedText) { return .failed(.refused(unsafe)) }
+        return .opened(opened, after)
     }
 
     /// The outcome of opening one component (Result cannot hold a non-copyable value).
     private enum Opened: ~Copyable {
-        case opened(FileDescriptor)
+        case opened(FileDescriptor, stat)
         case failed(ACLFileLoad)
     }
 
-    private func checkOwnership(_ fd: BorrowedDescriptor, what: String) -> String? {
-        let info: stat
-        do { info = try fd.status() } catch { return "\(what): \(error)" }
+    private func checkOwnership(_ info: stat, what: @autoclosure () -> String) -> String? {
         if info.st_uid != 0 {
-            return "\(what) is owned by uid \(info.st_uid), not root; ACL files and their directories must be root's"
+            return "\(what()) is owned by uid \(info.st_uid), not root; ACL files and their directories must be root's"
         }
         if info.st_mode & 0o022 != 0 {
-            return "\(what) is writable by group or others (mode \(octal(info.st_mode & 0o7777))); run chmod go-w on it"
+            return "\(what()) is writable by group or others (mode \(octal(info.st_mode & 0o7777))); run chmod go-w on it"
         }
         return nil
     }
 
-    private func readAll(_ file: consuming FileDescriptor, shown: String) -> ACLFileLoad {
-        let info: stat
-        do { info = try file.borrowed.status() } catch { return .refused("\(shown): \(error)") }
+    private func readAll(_ file: consuming FileDescriptor, info: stat, shown: @autoclosure () -> String) -> ACLFileLoad {
         if info.st_size > Self.maximumSize {
-            return .refused("\(shown) is larger than \(Self.maximumSize) bytes")
+            return .refused("\(shown()) is larger than \(Self.maximumSize) bytes")
         }
         var contents: [UInt8] = []
         // Sized from the file (plus one byte to see EOF), so a small file costs a small buffer.
@@ -117,19 +208,19 @@ public struct SafeFileReader: ACLFileSource {
             let count = buffer.withUnsafeMutableBytes { raw in
                 retryingOnInterrupt { read(file.rawValue, raw.baseAddress, raw.count) }
             }
-            if count < 0 { return .refused("\(shown): read failed: \(Errno.current)") }
+            if count < 0 { return .refused("\(shown()): read failed: \(Errno.current)") }
             if count == 0 { break }
             contents += buffer.prefix(count)
-            if contents.count > Self.maximumSize { return .refused("\(shown) is larger than \(Self.maximumSize) bytes") }
+            if contents.count > Self.maximumSize { return .refused("\(shown()) is larger than \(Self.maximumSize) bytes") }
         }
         return .contents(contents, identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
     /// ENOENT and EACCES make a file "unavailable" (one value, so the message for a private file
     /// never tells whether it exists); everything else is a refusal naming the path.
-    private func classify(_ error: Errno, at walked: String, shown: String) -> ACLFileLoad {
+    private func classify(_ error: Errno, at walked: @autoclosure () -> String, shown: @autoclosure () -> String) -> ACLFileLoad {
         if error == .noSuchFile || error == .permissionDenied { return .unavailable }
-        return .refused("\(walked): \(error)")
+        return .refused("\(walked()): \(error)")
     }
 
     private func octal(_ value: mode_t) -> String {
@@ -141,4 +232,13 @@ public struct SafeFileReader: ACLFileSource {
         } while rest > 0
         return "0" + digits
     }
+}
+
+/// A directory that passed every check, held by an `O_PATH` descriptor (closed with the node),
+/// and the verified directories below it by component name.
+private final class VerifiedDirectory {
+    let descriptor: FileDescriptor
+    var children: [ArraySlice<UInt8>: VerifiedDirectory] = [:]
+
+    init(_ descriptor: consuming FileDescriptor) { self.descriptor = descriptor }
 }

@@ -158,6 +158,34 @@ let grammarCases: [GrammarCase] = [
     GrammarCase("include with two tokens", "include /a b\n",
                 .error(line: 1, message: "'include' takes exactly one absolute path (paths with spaces are not supported)")),
     GrammarCase("include alone", "include\n", .error(line: 1, message: "'include' needs an absolute path")),
+    // Path forms (issue 7 item 6). Only a trailing '/' is a parse error: it is reserved for
+    // drop-in directories, and the stock helper's fopen fails on it (ENOTDIR), while a walk that
+    // drops empty components would read the file. The other forms parse with their spelling
+    // kept; the decision is then made on the object by SafeFileReader (t-acl-walk): `//`
+    // collapses and reads the same checked object as `/`, while '.' and '..' components are
+    // refused (never skipped), since '..' would step out of a verified directory.
+    GrammarCase("include with a trailing slash", "include /etc/qemu/d/lab.conf/\n",
+                .error(line: 1, message: "include path '/etc/qemu/d/lab.conf/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+    GrammarCase("include of a directory with a trailing slash", "# drop-ins\ninclude /etc/qemu/d/\n",
+                .error(line: 2, message: "include path '/etc/qemu/d/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+    GrammarCase("include of the root directory", "include /\n",
+                .error(line: 1, message: "include path '/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+    GrammarCase("include with two trailing slashes", "include /etc/qemu/lab.conf//\n",
+                .error(line: 1, message: "include path '/etc/qemu/lab.conf//' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+    GrammarCase("include with a trailing slash and CRLF", "include /etc/qemu/lab.conf/\r\n",
+                .error(line: 1, message: "include path '/etc/qemu/lab.conf/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+    GrammarCase("include with a doubled slash (reader: same object as one slash)", "include /etc/qemu//lab.conf\n",
+                .directives([.include("/etc/qemu//lab.conf", line: 1)])),
+    GrammarCase("include with a leading doubled slash (reader: same object)", "include //etc/qemu/lab.conf\n",
+                .directives([.include("//etc/qemu/lab.conf", line: 1)])),
+    GrammarCase("include with a /./ component (reader: refused)", "include /etc/qemu/./lab.conf\n",
+                .directives([.include("/etc/qemu/./lab.conf", line: 1)])),
+    GrammarCase("include with a /../ component (reader: refused)", "include /etc/qemu/d/../lab.conf\n",
+                .directives([.include("/etc/qemu/d/../lab.conf", line: 1)])),
+    GrammarCase("include ending in /. (reader: refused)", "include /etc/qemu/lab.conf/.\n",
+                .directives([.include("/etc/qemu/lab.conf/.", line: 1)])),
+    GrammarCase("include ending in /.. (reader: refused)", "include /etc/qemu/d/..\n",
+                .directives([.include("/etc/qemu/d/..", line: 1)])),
     GrammarCase("NUL after a rule", [0x61, 0x6C, 0x6C, 0x6F, 0x77, 0x20, 0x62, 0x72, 0x30, 0x00, 0x0A],
                 .error(line: 1, message: "the line contains a NUL byte")),
     GrammarCase("NUL inside a name on line 3", bytes("allow br0\n# ok\nallow br") + [0x00] + bytes("1\n"),

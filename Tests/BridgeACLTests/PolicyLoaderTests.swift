@@ -241,6 +241,8 @@ struct PolicyLoaderTests {
         let limits = ACLLimits()
         #expect(limits.maximumDepth == 16)
         #expect(limits.maximumFiles == 256)
+        #expect(limits.maximumTotalBytes == 4 << 20)
+        #expect(limits.maximumDirectives == 100_000)
     }
 
     @Test func maximumFilesCountsTheTopLevelFile() throws {

@@ -6,7 +6,8 @@
 //   bytes (so CR of CRLF, \v and \f vanish) and words that become empty are dropped;
 // - the first word starting with '#' starts a comment that runs to the end of the line;
 // - `allow X` / `deny X`: exactly one argument, `all` (case-sensitive) or a valid interface
-//   name; `include /abs/path`: exactly one argument, starting with '/'; anything else is an error.
+//   name; `include /abs/path`: exactly one argument, starting with '/' and not ending with '/'
+//   (reserved for drop-in directories); anything else is an error.
 import BridgeACL
 
 enum ReferenceGrammar {
@@ -112,6 +113,9 @@ enum ReferenceGrammar {
             }
             guard meaningful[1][0] == UInt8(ascii: "/") else {
                 return .failure(Failure(line: number, why: "relative include"))
+            }
+            guard meaningful[1].last != UInt8(ascii: "/") else {
+                return .failure(Failure(line: number, why: "include path ends with '/'"))
             }
             return .success(Directive(kind: .include, value: meaningful[1], line: number))
         default:
