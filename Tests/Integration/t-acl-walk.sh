@@ -42,17 +42,13 @@ NOT_ALLOWED=$(msg_not_allowed br0)
 # The one caller gid that can read /etc/qemu/users/u00042.conf.
 USER42=(setpriv --reuid=65534 --regid=20042 --clear-groups --)
 
-# mode_select MODE [AS...]: sets HELPER, AS, LABEL and the /dev/net/tun mode; AS defaults to
-# nobody (root in mode r).
+# mode_select MODE [AS...]: lib.sh's it_mode, with another caller than nobody where given (not
+# in mode r, whose caller is root).
 mode_select() {
     local mode=$1
     shift
-    case $mode in
-        s) HELPER=$H_SETUID LABEL=setuid; bk_tun_mode 0600 ;;
-        c) HELPER=$H_CAPS LABEL=caps; bk_tun_mode 0666 ;;
-        r) HELPER=$H_SETUID LABEL=setuid-root; bk_tun_mode 0600 ;;
-    esac
-    if [ "$mode" = r ]; then AS=("${AS_ROOT[@]}"); elif [ $# -gt 0 ]; then AS=("$@"); else AS=("${NOBODY[@]}"); fi
+    it_mode "$mode"
+    if [ "$mode" != r ] && [ $# -gt 0 ]; then AS=("$@"); fi
 }
 
 # expect_bkrun attached|refused STDERR: bkrun's exit status and result line, the exact stderr
@@ -65,11 +61,11 @@ expect_bkrun() {
     case $expect in
         attached)
             it_expect "bkrun exit status" 0 "$IT_RC"
-            it_expect_match "result line" 'result=attached status=exit:0 byte=0 extra_bytes=0 stdout_bytes=0 tap=[^ ]+ bridge=br0 .*' "${IT_OUT%$'\n'}"
+            it_expect_match "result line" 'result=attached helper_exit=0 helper_stdout_bytes=0 tap=[^ ]+ bridge=br0 byte=0 extra_bytes=0 .*' "${IT_OUT%$'\n'}"
             ;;
         refused)
             it_expect "bkrun exit status" 1 "$IT_RC"
-            it_expect_match "result line" 'result=refused status=exit:1 byte=- extra_bytes=0 stdout_bytes=0 tap=- bridge=- .*' "${IT_OUT%$'\n'}"
+            it_expect_match "result line" 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=- bridge=- byte=- extra_bytes=0 .*' "${IT_OUT%$'\n'}"
             ;;
     esac
     it_expect_no_taps

@@ -25,22 +25,13 @@ ip link property add dev vethx altname vethalt
 ip link set vethx up
 CONF=/etc/qemu/bridge.conf
 
-# r2_mode s|c|r: HELPER, HOOKS, AS (the caller), LABEL and the tun node mode.
-r2_mode() {
-    case $1 in
-        s) HELPER=$H_SETUID HOOKS=$HK_SETUID LABEL=setuid-nobody; AS=("${NOBODY[@]}"); bk_tun_mode 0600 ;;
-        c) HELPER=$H_CAPS HOOKS=$HK_CAPS LABEL=caps-nobody; AS=("${NOBODY[@]}"); bk_tun_mode 0666 ;;
-        r) HELPER=$H_SETUID HOOKS=$HK_SETUID LABEL=setuid-root; AS=(); bk_tun_mode 0600 ;;
-    esac
-}
-
 acl() { it_reset_etc_qemu; it_acl_text "$1"; }
 
 # =============================================================================================
 # 1. Alternative names: a rule about any name of a device is a rule about the device.
 
-for m in s c r; do
-    r2_mode $m
+for m in $IT_MODES; do
+    it_mode $m
     p=t-h-round2/$LABEL/altname
     acl 'allow all\ndeny brmgmt\n'
     it_check "$p/deny-canonical-ask-altname" refused \
@@ -76,7 +67,7 @@ done
 # The stock helper has the same hole (it decides on the spelling): shown, so the README's
 # divergence row stays true. Root runs it (it opens /dev/net/tun after dropping privileges).
 STOCK_COPY=$(bk_install "$BK_STOCK" stock-setuid setuid)
-r2_mode r
+it_mode r
 acl 'allow all\ndeny brmgmt\n'
 it_check "t-h-round2/stock/altname-bypasses-deny" attached "" bridge=brmgmt \
     -- "$CLI" try --helper "$STOCK_COPY" --br mgmt
@@ -105,8 +96,8 @@ peer_check() {
 acl 'allow br0\n'
 REFUSED_QUIET="status=exit:1 peer_bytes=0 peer_fds=0"
 ATTACHED="status=exit:0 peer_bytes=1 peer_fds=1"
-for m in s c r; do
-    r2_mode $m
+for m in $IT_MODES; do
+    it_mode $m
     p=t-h-round2/$LABEL/peer
     peer_check "$p/fd1-usage" 1 "$REFUSED_QUIET" "$MSG_USAGE" -- --bogus --br=br0 --fd=1
     peer_check "$p/fd2-usage" 2 "$REFUSED_QUIET" "" -- --bogus --br=br0 --fd=2
@@ -132,10 +123,10 @@ else
     printf '# t-h-round2: no CAP_SYS_RESOURCE in this bounding set: ulimit -n 3 cannot be raised in any mode\n'
 fi
 for m in s r; do
-    r2_mode $m
+    it_mode $m
     peer_check "t-h-round2/$LABEL/peer/fd2-ulimit-n-3" 2 "$RAISED" "" --nofile 3 -- --use-vnet --br=br0 --fd=2
 done
-r2_mode c
+it_mode c
 peer_check "t-h-round2/caps-nobody/peer/fd2-ulimit-n-3" 2 "$REFUSED_QUIET" "" --nofile 3 -- --use-vnet --br=br0 --fd=2
 peer_check "t-h-round2/caps-nobody/peer/fd1-ulimit-n-3" 1 "$REFUSED_QUIET" \
     "--fd=1: cannot move the socket above the standard descriptors" --nofile 3 -- --use-vnet --br=br0 --fd=1
@@ -231,8 +222,8 @@ prlimit_check() {
     it_end "t-h-round2/$LABEL/prlimit-after-drop/$3/${4#--}"
 }
 
-for m in s c r; do
-    r2_mode $m
+for m in $IT_MODES; do
+    it_mode $m
     for option in --as=1048576 --cpu=0 --nofile=0 --data=65536 --fsize=0; do
         # The deny sits in an include: a limit must never turn reading it into a skip.
         acl 'allow all\ninclude /etc/qemu/deny.conf\n'
@@ -260,8 +251,8 @@ A drop-in replacement for qemu-bridge-helper: QEMU runs it for -netdev bridge an
   --version    the version
 
 Install setuid root (chown root, chmod 4755) or with 'setcap cap_net_admin+ep'."
-for m in s c r; do
-    r2_mode $m
+for m in $IT_MODES; do
+    it_mode $m
     it_begin
     it_run "${AS[@]}" "$HELPER" --help
     it_expect "exit status" 0 "$IT_RC"
