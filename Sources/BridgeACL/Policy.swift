@@ -19,8 +19,8 @@ public enum ACLFileLoad: Sendable, Equatable {
     case unavailable
     /// Anything else: unsafe ownership or mode, not a regular file, too large, a symlink, or an
     /// unexpected error (EMFILE, ENOMEM, EIO...). Never skipped: a resource limit must not be
-    /// able to make a `deny` disappear. The reason names the offending path.
-    case refused(String)
+    /// able to make a `deny` disappear. The problem names the offending path.
+    case refused(ACLFileProblem)
 }
 
 /// Reads ACL files. The helper's implementation walks the path from `/` with the caller's
@@ -60,7 +60,7 @@ public struct Policy: Sendable, Equatable {
 /// Why no policy could be established. Every case refuses the request.
 public enum PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
     case topLevelUnavailable(path: [UInt8])
-    case refused(path: [UInt8], reason: String, includedAt: SourceLocation?)
+    case refused(path: [UInt8], reason: ACLFileProblem, includedAt: SourceLocation?)
     case syntax(SyntaxError)
     case includeCycle(path: [UInt8], at: SourceLocation)
     case tooDeep(at: SourceLocation, limit: Int)
@@ -75,7 +75,7 @@ public enum PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
         case .refused(_, let reason, let includedAt?):
             return "\(includedAt): include refused: \(reason)"
         case .refused(_, let reason, nil):
-            return reason
+            return reason.description
         case .syntax(let error):
             return error.description
         case .includeCycle(let path, let at):
@@ -105,7 +105,7 @@ public enum PolicyLoader {
             return .failure(.refused(path: path, reason: reason, includedAt: nil))
         case .contents(let bytes, let identity):
             if bytes.count > limits.maximumTotalBytes {
-                return .failure(.refused(path: path, reason: "\(Escaping.escape(path)) is larger than \(limits.maximumTotalBytes) bytes",
+                return .failure(.refused(path: path, reason: .tooLarge(path, limit: limits.maximumTotalBytes),
                                          includedAt: nil))
             }
             state.bytesRead = bytes.count

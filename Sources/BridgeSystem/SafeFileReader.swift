@@ -6,8 +6,9 @@ import Glibc
 /// caller's, after the drop):
 /// - the path is walked from `/` one component at a time with `openat`, never following a
 ///   symbolic link, so a path cannot be redirected between the check and the read;
-/// - `/`, every directory on the way and the file itself must be owned by root and not writable
-///   by group or others; the file must be a regular file of at most 1 MiB;
+/// - `/`, every directory on the way and the file itself must meet BridgeACL's `ACLFileRules`
+///   (owned by root, not writable by group or others; the file regular and at most 1 MiB), and
+///   every refusal is reported as a typed `ACLFileProblem` that BridgeACL words;
 /// - each component is `lstat`ed before it is opened and `fstat`ed after, so FIFOs and devices are
 ///   never opened (no hang, no side effects) and a swap in between is caught;
 /// - only ENOENT and EACCES mean "unavailable" (skip an include); every other failure refuses.
@@ -20,7 +21,9 @@ import Glibc
 /// exhaust the descriptor table; beyond it directories are verified and closed as before.
 /// The descriptors are closed when the reader is released.
 public final class SafeFileReader: ACLFileSource {
-    public static let maximumSize = 1 << 20
+    /// The largest file read (the rule itself is BridgeACL's `ACLFileRules.maximumFileSize`).
+    public static var maximumSize: Int { ACLFileRules.maximumFileSize }
+    static let slash: [UInt8] = [UInt8(ascii: "/")]
     /// At most this many verified directories are kept open (the helper raises RLIMIT_NOFILE
     /// only to 64; a real tree needs a handful: /, /etc, /etc/qemu and a users directory).
     public static let maximumCachedDirectories = 16
@@ -51,11 +54,10 @@ public final class SafeFileReader: ACLFileSource {
     public var cachedDirectories: Int { cachedCount }
 
     public func load(path: [UInt8]) -> ACLFileLoad {
-        var shown: String { Escaping.escape(path) }  // built only for a message
-        guard path.first == UInt8(ascii: "/") else { return .refused("\(shown): not an absolute path") }
+        guard path.first == UInt8(ascii: "/") else { return .refused(.notAbsolute(path)) }
         // A trailing slash asks for a directory; the grammar refuses it earlier, and this keeps
         // `lab.conf/` from reading lab.conf if a path ever arrives here another way.
-        if path.last == UInt8(ascii: "/") { return .refused("\(shown): names a directory") }
+        if path.last == UInt8(ascii: "/") { return .refused(.namesDirectory(path)) }
         if let lastDirectory, let slash = path.lastIndex(of: UInt8(ascii: "/")),
            path[..<slash].elementsEqual(lastDirectoryPath) {
             // The same bytes as a directory part that passed every check below; the leaf is
@@ -69,9 +71,9 @@ public final class SafeFileReader: ACLFileSource {
         // same objects as for the single-slash spelling.
         let components = path.split(separator: UInt8(ascii: "/"))
         if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) {
-            return .refused("\(shown): '.' and '..' are not allowed in ACL paths")
+            return .refused(.dotComponent(path))
         }
-        guard let fileName = components.last else { return .refused("\(shown): names a directory") }
+        guard let fileName = components.last else { return .refused(.namesDirectory(path)) }
 
         let top: VerifiedDirectory
         if let root {
@@ -81,11 +83,11 @@ public final class SafeFileReader: ACLFileSource {
             do throws(SystemError) {
                 opened = try FileDescriptor.open("/", bk_o_path | O_DIRECTORY)
             } catch {
-                return classify(error.errno, at: "/", shown: shown)
+                return classify(error.errno, at: Self.slash)
             }
             let info: stat
-            do { info = try opened.borrowed.status() } catch { return .refused("/: \(error)") }
-            if let unsafe = checkOwnership(info, what: "/") { return .refused(unsafe) }
+            do { info = try opened.borrowed.status() } catch { return .refused(.systemError(Self.slash, operation: "fstat", error: error.errno.description)) }
+            if let unsafe = checkOwnership(info, at: Self.slash) { return .refused(unsafe) }
             top = VerifiedDirectory(opened)
             if cachedCount < cacheLimit {
                 root = top
@@ -102,7 +104,7 @@ public final class SafeFileReader: ACLFileSource {
             }
             let walked = Array(components[...index].joined(separator: [UInt8(ascii: "/")]))
             let next = openChecked(component, in: directory.descriptor.borrowed, directory: true,
-                                   walked: [UInt8(ascii: "/")] + walked, shown: shown)
+                                   walked: [UInt8(ascii: "/")] + walked)
             switch consume next {
             case .failed(let load): return load
             case .opened(let fd, _):
@@ -126,17 +128,16 @@ public final class SafeFileReader: ACLFileSource {
     }
 
     private func openLeaf(_ name: ArraySlice<UInt8>, in directory: VerifiedDirectory, path: [UInt8]) -> ACLFileLoad {
-        switch openChecked(name, in: directory.descriptor.borrowed, directory: false, walked: path, shown: Escaping.escape(path)) {
+        switch openChecked(name, in: directory.descriptor.borrowed, directory: false, walked: path) {
         case .failed(let load): return load
-        case .opened(let file, let info): return readAll(file, info: info, shown: Escaping.escape(path))
+        case .opened(let file, let info): return readAll(file, info: info, path: path)
         }
     }
 
     /// Opens one path component below `directory` after checking what it is, and re-checks the
     /// opened object: same inode as the lstat, root-owned, not group/other-writable.
     private func openChecked(_ name: ArraySlice<UInt8>, in directory: BorrowedDescriptor, directory isDirectory: Bool,
-                             walked: [UInt8], shown: @autoclosure () -> String) -> Opened {
-        var walkedText: String { Escaping.escape(walked) }  // built only for a message
+                             walked: [UInt8]) -> Opened {
         var before = stat()
         cName.removeAll(keepingCapacity: true)
         for byte in name { cName.append(CChar(bitPattern: byte)) }
@@ -147,37 +148,37 @@ public final class SafeFileReader: ACLFileSource {
         // by open(2) too (the same permission check, before open's own). Everything that may
         // be read still goes through every check below.
         if !isDirectory && faccessat(directory.rawValue, cName, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 {
-            return .failed(classify(.current, at: walkedText, shown: shown()))
+            return .failed(classify(.current, at: walked))
         }
         guard fstatat(directory.rawValue, cName, &before, AT_SYMLINK_NOFOLLOW) == 0 else {
-            return .failed(classify(.current, at: walkedText, shown: shown()))
+            return .failed(classify(.current, at: walked))
         }
         let type = before.st_mode & S_IFMT
         if type == S_IFLNK {
-            return .failed(.refused("\(walkedText) is a symbolic link; ACL paths must name the real file"))
+            return .failed(.refused(.symbolicLink(walked)))
         }
         if isDirectory && type != S_IFDIR {
-            return .failed(.refused("\(walkedText) is not a directory"))
+            return .failed(.refused(.notDirectory(walked)))
         }
         if !isDirectory && type != S_IFREG {
-            return .failed(.refused("\(walkedText) is not a regular file"))
+            return .failed(.refused(.notRegularFile(walked)))
         }
         let flags = isDirectory ? (bk_o_path | O_DIRECTORY | O_NOFOLLOW) : (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
         let fd = retryingOnInterrupt { bk_openat(directory.rawValue, cName, flags | O_CLOEXEC) }
         guard fd >= 0 else {
             // ELOOP from O_NOFOLLOW: it was not a symlink at the lstat, so it was swapped since.
-            if errno == ELOOP { return .failed(.refused("\(walkedText) changed while it was being checked")) }
-            return .failed(classify(.current, at: walkedText, shown: shown()))
+            if errno == ELOOP { return .failed(.refused(.changed(walked))) }
+            return .failed(classify(.current, at: walked))
         }
         let opened = FileDescriptor(owning: fd)
         // One fstat of the opened object serves the identity, ownership and size checks: they
         // are all about this object, which no rename can replace any more.
         let after: stat
-        do { after = try opened.borrowed.status() } catch { return .failed(.refused("\(walkedText): \(error)")) }
+        do { after = try opened.borrowed.status() } catch { return .failed(.refused(.systemError(walked, operation: "fstat", error: error.errno.description))) }
         guard after.st_dev == before.st_dev, after.st_ino == before.st_ino else {
-            return .failed(.refused("\(walkedText) changed while it was being checked"))
+            return .failed(.refused(.changed(walked)))
         }
-        if let unsafe = checkOwnership(after, what: walkedText) { return .failed(.refused(unsafe)) }
+        if let unsafe = checkOwnership(after, at: walked) { return .failed(.refused(unsafe)) }
         return .opened(opened, after)
     }
 
@@ -187,20 +188,13 @@ public final class SafeFileReader: ACLFileSource {
         case failed(ACLFileLoad)
     }
 
-    private func checkOwnership(_ info: stat, what: @autoclosure () -> String) -> String? {
-        if info.st_uid != 0 {
-            return "\(what()) is owned by uid \(info.st_uid), not root; ACL files and their directories must be root's"
-        }
-        if info.st_mode & 0o022 != 0 {
-            return "\(what()) is writable by group or others (mode \(octal(info.st_mode & 0o7777))); run chmod go-w on it"
-        }
-        return nil
+    private func checkOwnership(_ info: stat, at path: [UInt8]) -> ACLFileProblem? {
+        ACLFileRules.ownershipProblem(at: path, owner: UInt32(info.st_uid), mode: UInt32(info.st_mode))
     }
 
-    private func readAll(_ file: consuming FileDescriptor, info: stat, shown: @autoclosure () -> String) -> ACLFileLoad {
-        if info.st_size > Self.maximumSize {
-            return .refused("\(shown()) is larger than \(Self.maximumSize) bytes")
-        }
+    private func readAll(_ file: consuming FileDescriptor, info: stat, path: [UInt8]) -> ACLFileLoad {
+        let limit = ACLFileRules.maximumFileSize
+        if info.st_size > limit { return .refused(.tooLarge(path, limit: limit)) }
         var contents: [UInt8] = []
         // Sized from the file (plus one byte to see EOF), so a small file costs a small buffer.
         var buffer = [UInt8](repeating: 0, count: min(65536, Int(info.st_size) + 1))
@@ -208,29 +202,19 @@ public final class SafeFileReader: ACLFileSource {
             let count = buffer.withUnsafeMutableBytes { raw in
                 retryingOnInterrupt { read(file.rawValue, raw.baseAddress, raw.count) }
             }
-            if count < 0 { return .refused("\(shown()): read failed: \(Errno.current)") }
+            if count < 0 { return .refused(.systemError(path, operation: "read failed", error: Errno.current.description)) }
             if count == 0 { break }
             contents += buffer.prefix(count)
-            if contents.count > Self.maximumSize { return .refused("\(shown()) is larger than \(Self.maximumSize) bytes") }
+            if contents.count > limit { return .refused(.tooLarge(path, limit: limit)) }
         }
         return .contents(contents, identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
     /// ENOENT and EACCES make a file "unavailable" (one value, so the message for a private file
     /// never tells whether it exists); everything else is a refusal naming the path.
-    private func classify(_ error: Errno, at walked: @autoclosure () -> String, shown: @autoclosure () -> String) -> ACLFileLoad {
+    private func classify(_ error: Errno, at walked: [UInt8]) -> ACLFileLoad {
         if error == .noSuchFile || error == .permissionDenied { return .unavailable }
-        return .refused("\(walked()): \(error)")
-    }
-
-    private func octal(_ value: mode_t) -> String {
-        var digits = ""
-        var rest = value
-        repeat {
-            digits = String(rest % 8) + digits
-            rest /= 8
-        } while rest > 0
-        return "0" + digits
+        return .refused(.systemError(walked, operation: nil, error: error.description))
     }
 }
 

@@ -64,12 +64,12 @@ struct PolicyLoaderTests {
 
     @Test func refusedIncludeRefuses() {
         var tree = MemoryACLTree([topLevelPath: "allow all\n\ninclude /etc/qemu/alice.conf\n"])
-        tree.refuse("/etc/qemu/alice.conf", "/etc/qemu/alice.conf is owned by uid 1000, not root")
+        tree.refuse("/etc/qemu/alice.conf", .notOwnedByRoot(bytes("/etc/qemu/alice.conf"), owner: 1000))
         expectError(loadPolicy(tree),
                     .refused(path: bytes("/etc/qemu/alice.conf"),
-                             reason: "/etc/qemu/alice.conf is owned by uid 1000, not root",
+                             reason: .notOwnedByRoot(bytes("/etc/qemu/alice.conf"), owner: 1000),
                              includedAt: location(topLevelPath, 3)),
-                    message: "/etc/qemu/bridge.conf:3: include refused: /etc/qemu/alice.conf is owned by uid 1000, not root")
+                    message: "/etc/qemu/bridge.conf:3: include refused: /etc/qemu/alice.conf is owned by uid 1000, not root; ACL files and their directories must be root's")
     }
 
     @Test func refusedNestedIncludeNamesTheIncludingLine() {
@@ -77,20 +77,20 @@ struct PolicyLoaderTests {
             topLevelPath: "include /etc/qemu/a.conf\n",
             "/etc/qemu/a.conf": "allow br0\ninclude /etc/qemu/fifo\n",
         ])
-        tree.refuse("/etc/qemu/fifo", "/etc/qemu/fifo is not a regular file")
+        tree.refuse("/etc/qemu/fifo", .notRegularFile(bytes("/etc/qemu/fifo")))
         expectError(loadPolicy(tree),
-                    .refused(path: bytes("/etc/qemu/fifo"), reason: "/etc/qemu/fifo is not a regular file",
+                    .refused(path: bytes("/etc/qemu/fifo"), reason: .notRegularFile(bytes("/etc/qemu/fifo")),
                              includedAt: location("/etc/qemu/a.conf", 2)),
                     message: "/etc/qemu/a.conf:2: include refused: /etc/qemu/fifo is not a regular file")
     }
 
     @Test func refusedTopLevelGivesTheReasonAlone() {
         var tree = MemoryACLTree()
-        tree.refuse(topLevelPath, "/etc/qemu is writable by group or others (mode 0777)")
+        tree.refuse(topLevelPath, .writableByOthers(bytes("/etc/qemu"), mode: 0o777))
         expectError(loadPolicy(tree),
-                    .refused(path: bytes(topLevelPath), reason: "/etc/qemu is writable by group or others (mode 0777)",
+                    .refused(path: bytes(topLevelPath), reason: .writableByOthers(bytes("/etc/qemu"), mode: 0o777),
                              includedAt: nil),
-                    message: "/etc/qemu is writable by group or others (mode 0777)")
+                    message: "/etc/qemu is writable by group or others (mode 0777); run chmod go-w on it")
     }
 
     @Test func unavailableTopLevelRefuses() {

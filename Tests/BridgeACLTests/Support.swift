@@ -40,7 +40,10 @@ struct MemoryACLTree: ACLFileSource {
         files[bytes(path)] = files[bytes(existing)]
     }
 
-    mutating func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(reason) }
+    mutating func refuse(_ path: String, _ problem: ACLFileProblem) { files[bytes(path)] = .refused(problem) }
+
+    /// A refusal in the tree's own words (`ACLFileProblem.other`).
+    mutating func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(.other(bytes(path), reason)) }
 
     func load(path: [UInt8]) -> ACLFileLoad { files[path] ?? .unavailable }
 }

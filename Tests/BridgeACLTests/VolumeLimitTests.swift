@@ -137,7 +137,7 @@ struct VolumeLimitTests {
         #expect((try? loadPolicy(tree, limits: limits).get()) != nil)
         limits.maximumTotalBytes = 19
         expectFailure(loadPolicy(tree, limits: limits),
-                      .refused(path: bytes(topLevelPath), reason: "/etc/qemu/bridge.conf is larger than 19 bytes", includedAt: nil),
+                      .refused(path: bytes(topLevelPath), reason: .tooLarge(bytes(topLevelPath), limit: 19), includedAt: nil),
                       message: "/etc/qemu/bridge.conf is larger than 19 bytes")
     }
 

@@ -44,7 +44,7 @@ struct FuzzTree: ACLFileSource {
             case 2:
                 files[path] = .unavailable
             case 3:
-                files[path] = .refused("\(Escaping.escape(path)) is refused by the fuzz tree (mode \(mode))")
+                files[path] = .refused(.other(path, "\(Escaping.escape(path)) is refused by the fuzz tree (mode \(mode))"))
             default:
                 let inode = mode & 0x20 != 0 ? UInt64((mode >> 2) & 7) : UInt64(index)
                 files[path] = .contents(Array(chunk.dropFirst()), identity: FileIdentity(device: 1, inode: inode))
