@@ -168,6 +168,9 @@ public final class LinuxPlatform: HelperPlatform {
         public let index: Int32
 
         consuming func takeDevice() -> TapDevice { device }
+
+        /// Gives up the TAP's descriptor without closing it (the bench keeps raw numbers).
+        public consuming func releaseDescriptor() -> Int32 { takeDevice().releaseDescriptor() }
     }
 
     public func dropAllCapabilities() throws(HelperFailure) {

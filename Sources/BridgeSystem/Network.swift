@@ -76,6 +76,9 @@ public struct TapDevice: ~Copyable {
     public let descriptor: FileDescriptor
     public let name: InterfaceName
 
+    /// Gives up ownership of the descriptor without closing it.
+    public consuming func releaseDescriptor() -> Int32 { descriptor.release() }
+
     /// SIOCGIFHWADDR on the TUN descriptor: the TAP's own MAC address, without a name lookup.
     public func hardwareAddress() throws(SystemError) -> [UInt8] {
         var mac = [UInt8](repeating: 0, count: 6)

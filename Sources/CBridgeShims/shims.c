@@ -90,12 +90,6 @@ int bk_if_get_mtu(int sock, const uint8_t *name, size_t len, int *mtu) {
     return 0;
 }
 
-int bk_if_set_mtu(int sock, const uint8_t *name, size_t len, int mtu) {
-    struct ifreq ifr;
-    if (fill_name(&ifr, name, len) < 0) return -1;
-    ifr.ifr_mtu = mtu;
-    return ioctl(sock, SIOCSIFMTU, &ifr);
-}
 
 int bk_if_get_hwaddr(int sock, const uint8_t *name, size_t len, uint8_t mac[6]) {
     struct ifreq ifr;
@@ -105,13 +99,6 @@ int bk_if_get_hwaddr(int sock, const uint8_t *name, size_t len, uint8_t mac[6]) 
     return 0;
 }
 
-int bk_if_set_hwaddr(int sock, const uint8_t *name, size_t len, const uint8_t mac[6]) {
-    struct ifreq ifr;
-    if (fill_name(&ifr, name, len) < 0) return -1;
-    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-    memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
-    return ioctl(sock, SIOCSIFHWADDR, &ifr);
-}
 
 int bk_if_get_flags(int sock, const uint8_t *name, size_t len, unsigned int *flags) {
     struct ifreq ifr;
@@ -121,12 +108,6 @@ int bk_if_get_flags(int sock, const uint8_t *name, size_t len, unsigned int *fla
     return 0;
 }
 
-int bk_if_set_flags(int sock, const uint8_t *name, size_t len, unsigned int flags) {
-    struct ifreq ifr;
-    if (fill_name(&ifr, name, len) < 0) return -1;
-    ifr.ifr_flags = (short)flags;
-    return ioctl(sock, SIOCSIFFLAGS, &ifr);
-}
 
 int bk_if_driver(int sock, const uint8_t *name, size_t len, char *driver_out) {
     struct ifreq ifr;
@@ -142,12 +123,6 @@ int bk_if_driver(int sock, const uint8_t *name, size_t len, char *driver_out) {
     return 0;
 }
 
-int bk_bridge_add_port(int sock, const uint8_t *bridge, size_t len, int port_index) {
-    struct ifreq ifr;
-    if (fill_name(&ifr, bridge, len) < 0) return -1;
-    ifr.ifr_ifindex = port_index;
-    return ioctl(sock, SIOCBRADDIF, &ifr);
-}
 
 int bk_send_fd(int sock, int fd_to_send) {
     uint8_t byte = 0;

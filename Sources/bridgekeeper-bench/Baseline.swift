@@ -1,43 +1,43 @@
 // The "bare kernel work" baseline (root, in-process), kept in its own file so that it can be
 // pointed at the product's own TAP set-up without touching the rest of the bench.
+import BridgeACL
+import BridgeHelper
 import BridgeSystem
-import CBridgeShims
 import Glibc
 
-/// What the helpers do in the kernel for one TAP, without exec, ACL or privilege work:
-/// open /dev/net/tun, TUNGETFEATURES, TUNSETIFF tap%d (TAP|NO_PI|VNET_HDR), copy the bridge MTU,
-/// MAC first byte 0xfe, SIOCBRADDIF, IFF_UP. Returns the TAP descriptor.
-func bareKernelWork(bridge: [UInt8]) -> Int32? {
-    let tun = bk_open("/dev/net/tun", O_RDWR | O_CLOEXEC)
-    guard tun >= 0 else { return nil }
-    var features: UInt32 = 0
-    _ = bk_tun_get_features(tun, &features)
-    var flags = bk_iff_tap | bk_iff_no_pi
-    if features & bk_iff_vnet_hdr != 0 { flags |= bk_iff_vnet_hdr }
-    var name = [CChar](repeating: 0, count: Int(bk_ifnamsiz))
-    let pattern = "tap%d"
-    let sock = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    defer { if sock >= 0 { close(sock) } }
-    var mtu: Int32 = 0, index: Int32 = 0, ifFlags: UInt32 = 0
-    var mac = [UInt8](repeating: 0, count: 6)
-    guard sock >= 0, bk_tun_set_iff(tun, pattern, pattern.utf8.count, flags, &name) == 0 else { close(tun); return nil }
-    let tap = name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
-    guard bk_if_get_mtu(sock, bridge, bridge.count, &mtu) == 0,
-          bk_if_set_mtu(sock, tap, tap.count, mtu) == 0,
-          bk_if_get_hwaddr(sock, tap, tap.count, &mac) == 0 else { close(tun); return nil }
-    mac[0] = 0xFE
-    guard bk_if_set_hwaddr(sock, tap, tap.count, mac) == 0,
-          bk_if_index(sock, tap, tap.count, &index) == 0,
-          bk_bridge_add_port(sock, bridge, bridge.count, index) == 0,
-          bk_if_get_flags(sock, tap, tap.count, &ifFlags) == 0,
-          bk_if_set_flags(sock, tap, tap.count, ifFlags | bk_iff_up) == 0 else { close(tun); return nil }
-    return tun
+/// What the helper does in the kernel for one TAP, without exec, ACL or privilege work: the
+/// product's own code (`TunControl.open` and `LinuxPlatform.configureTap`: TUNSETIFF tap%d with
+/// TAP|NO_PI|VNET_HDR, TUNSETOWNER, the bridge MTU, MAC first byte 0xfe, attach by index over
+/// rtnetlink and its read-back, IFF_UP). The bridge is resolved once, as the helper resolves it.
+/// Returns the TAP descriptor.
+func bareKernelWork(bridge: NetworkDevice, mtu: UInt32) -> Int32? {
+    let control: TunControl
+    do { control = try TunControl.open() } catch { return nil }
+    do {
+        let configured = try LinuxPlatform.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: true, owner: 0)
+        return configured.releaseDescriptor()
+    } catch {
+        progress("kernel work failed: \(error.message)")
+        return nil
+    }
+}
+
+/// The bridge as the helper sees it (rtnetlink, any name).
+func resolvedBridge(_ name: String) -> (NetworkDevice, UInt32)? {
+    do {
+        guard let link = try RouteNetlink().link(named: Array(name.utf8)), let mtu = link.mtu,
+              link.kind == Array("bridge".utf8) else { return nil }
+        let canonical = try InterfaceName(validating: link.name)
+        return (NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: [], kind: .bridge(mtu: mtu)), mtu)
+    } catch {
+        return nil
+    }
 }
 
 func runBaseline(_ options: Options) -> Int32 {
     guard getuid() == 0 else { fail("--baseline needs root (it creates TAPs in-process)") }
     guard let out = options.out else { fail("--baseline needs --out FILE") }
-    let bridge = Array(options.bridge.utf8)
+    guard let (bridge, mtu) = resolvedBridge(options.bridge) else { fail("--baseline: \(options.bridge) is not a Linux bridge here") }
     var all: [UInt64] = []
     var allCPU: [UInt64] = []
     var failed = 0
@@ -46,10 +46,10 @@ func runBaseline(_ options: Options) -> Int32 {
         var samples: [UInt64] = []
         for _ in 0..<options.calls {
             let start = now(), startCPU = threadCPU()
-            let fd = bareKernelWork(bridge: bridge)
+            let fd = bareKernelWork(bridge: bridge, mtu: mtu)
             samples.append(now() - start)
             allCPU.append(threadCPU() - startCPU)
-            if let fd { fds.append(fd) } else { failed += 1; progress("kernel work failed: \(Errno.current)") }
+            if let fd { fds.append(fd) } else { failed += 1 }
         }
         let teardown = checkCloseAndWait(fds, bridge: options.bridge)
         failed += teardown.notOnBridge.count + teardown.leftOver.count

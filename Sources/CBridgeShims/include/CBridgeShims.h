@@ -46,23 +46,18 @@ int bk_tun_set_persist(int tunfd, int on);
 
 /// SIOCGIFINDEX.
 int bk_if_index(int sock, const uint8_t *name, size_t len, int *index);
-/// SIOCGIFMTU / SIOCSIFMTU.
+/// SIOCGIFMTU (the client reads what the helper set).
 int bk_if_get_mtu(int sock, const uint8_t *name, size_t len, int *mtu);
-int bk_if_set_mtu(int sock, const uint8_t *name, size_t len, int mtu);
-/// SIOCGIFHWADDR / SIOCSIFHWADDR for Ethernet (6-byte) addresses.
+/// SIOCGIFHWADDR for Ethernet (6-byte) addresses.
 int bk_if_get_hwaddr(int sock, const uint8_t *name, size_t len, uint8_t mac[6]);
-int bk_if_set_hwaddr(int sock, const uint8_t *name, size_t len, const uint8_t mac[6]);
-/// SIOCGIFFLAGS / SIOCSIFFLAGS (only the low 16 bits exist in struct ifreq).
+/// SIOCGIFFLAGS (only the low 16 bits exist in struct ifreq).
 int bk_if_get_flags(int sock, const uint8_t *name, size_t len, unsigned int *flags);
-int bk_if_set_flags(int sock, const uint8_t *name, size_t len, unsigned int flags);
 /// IFF_UP from <net/if.h> (an enum constant in glibc, mirrored so tests can check it).
 extern const unsigned int bk_iff_up;
 /// SIOCETHTOOL ETHTOOL_GDRVINFO: the driver name ("bridge", "tun", "veth", ...), NUL-terminated
 /// into `driver_out` (32 bytes). This is how we tell a Linux bridge from any other device
 /// without sysfs, which may show a different network namespace than the caller's.
 int bk_if_driver(int sock, const uint8_t *name, size_t len, char *driver_out);
-/// SIOCBRADDIF: make interface `port_index` a port of the bridge named `bridge`.
-int bk_bridge_add_port(int sock, const uint8_t *bridge, size_t len, int port_index);
 
 /// sendmsg() of exactly one data byte 0x00 with one SCM_RIGHTS descriptor, MSG_NOSIGNAL
 /// (so a closed peer is EPIPE, not SIGPIPE). Retries EINTR.
@@ -77,7 +72,7 @@ int bk_close_range(unsigned int first, unsigned int last);
 
 /// prctl() is variadic in C, so Swift cannot call it.
 int bk_prctl(int option, unsigned long arg2);
-/// PR_* values used by the helper (mirrored for the constant tests).
+/// PR_* values used by the helper (Tests/BridgeSystemTests/ConstantTests.swift pins them).
 extern const int bk_pr_set_no_new_privs;
 extern const int bk_pr_get_no_new_privs;
 extern const int bk_pr_set_dumpable;
