@@ -121,9 +121,9 @@ check() {
     fi
 }
 for who in root nobody; do
-    check "$who" br0 'exit=0 fd=yes tap=tap[0-9]+' ""
-    check "$who" bond0 'exit=1 fd=no tap=-' "'bond0' is not a Linux bridge (its driver is 'bonding'); no TAP was created"
-    check "$who" bond0.5 'exit=1 fd=no tap=-' "'bond0.5' is not a Linux bridge (its driver is '802.1Q VLAN Support'); no TAP was created"
-    check "$who" dummy0 'exit=1 fd=no tap=-' "'dummy0' is not a Linux bridge (its driver is 'dummy'); no TAP was created"
+    check "$who" br0 'result=attached helper_exit=0 helper_stdout_bytes=0 tap=tap[0-9]+' ""
+    check "$who" bond0 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=-' "'bond0' is not a Linux bridge (its driver is 'bonding'); no TAP was created"
+    check "$who" bond0.5 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=-' "'bond0.5' is not a Linux bridge (its driver is '802.1Q VLAN Support'); no TAP was created"
+    check "$who" dummy0 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=-' "'dummy0' is not a Linux bridge (its driver is 'dummy'); no TAP was created"
 done
 finish
