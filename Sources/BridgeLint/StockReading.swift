@@ -84,7 +84,12 @@ enum StockReading: Equatable {
         case (.unknownCommand(let command, let column), _):
             return (column, "stock qemu-bridge-helper reads the unknown command '\(Escaping.escape(Array(command), limit: 64))' \(stops)")
         case (.nameTooLong(let argument, let column), _):
-            return (column, "stock qemu-bridge-helper reads the bridge name '\(Escaping.escape(Array(argument), limit: 64))', which is too long (\(argument.count) bytes), \(stops)")
+            // Where it parts from bridgekeeper's name (an inline comment) when there is one.
+            var at = column
+            if case .rule(let rule)? = directive, case .named(let name) = rule.bridge {
+                at = divergingColumn(argument, name.bytes, column, in: line)
+            }
+            return (at, "stock qemu-bridge-helper reads the bridge name '\(Escaping.escape(Array(argument), limit: 64))', which is too long (\(argument.count) bytes), \(stops)")
         case (.rule(_, let argument, let column), _), (.include(let argument, let column), _):
             // Stock reads a directive where bridgekeeper reads another one or none (a comment).
             return (column, "stock qemu-bridge-helper reads a rule or include here with the argument '\(Escaping.escape(Array(argument), limit: 64))'")
