@@ -3,7 +3,7 @@
 // Layering (dependencies only point downwards):
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> HelperArguments -> BridgeACL (pure, stdlib only)
 //                                              \-> BridgeSystem -> CBridgeShims, libcap, BridgeACL
-//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, BridgeACL, ArgumentParser
+//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, BridgeLint (pure) -> BridgeACL, ArgumentParser
 // BridgeACL also holds the facts both programs share (Installation: the ACL path, the version).
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
@@ -32,10 +32,12 @@ let package = Package(
         .executableTarget(name: "bridgekeeper-helper",
                           dependencies: ["BridgeHelper", "BridgeSystem", "CHelperEntry", "HelperArguments"]),
         .target(name: "BridgeClient", dependencies: ["BridgeACL", "BridgeSystem", "CBridgeShims"]),
+        // `bridgekeeper lint`'s analysis: pure (stdlib and BridgeACL), the system facts injected.
+        .target(name: "BridgeLint", dependencies: ["BridgeACL"]),
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeACL", "BridgeClient", "BridgeSystem", "CBridgeShims",
+                "BridgeACL", "BridgeClient", "BridgeLint", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bridgekeeper-bench",
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "BridgeACLTests", dependencies: ["BridgeACL"]),
         .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeACL", "BridgeHelper", "BridgeSystem", "HelperArguments"]),
         .testTarget(name: "HelperArgumentsTests", dependencies: ["BridgeACL", "HelperArguments"]),
+        .testTarget(name: "BridgeLintTests", dependencies: ["BridgeACL", "BridgeLint"]),
         .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem", "CBridgeShims"]),
     ],
     swiftLanguageModes: [.v6]

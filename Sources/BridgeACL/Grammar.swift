@@ -2,6 +2,9 @@
 public struct SyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
     public let location: SourceLocation
     public let message: String
+    /// The 1-based byte column of the offending token (or byte) in its line, for `bridgekeeper
+    /// lint`; the helper's messages do not show it.
+    public let column: Int
 
     public var description: String { "\(location): \(message)" }
 }
@@ -43,12 +46,14 @@ public enum Grammar {
         return .success(directives)
     }
 
-    /// Parses one line (without its `\n`). `nil` for blank lines and comments.
-    static func parseLine(_ line: ArraySlice<UInt8>, location: SourceLocation) -> Result<Directive?, SyntaxError> {
-        func fail(_ message: String) -> Result<Directive?, SyntaxError> {
-            .failure(SyntaxError(location: location, message: message))
+    /// Parses one line (without its `\n`). `nil` for blank lines and comments. Public for
+    /// `bridgekeeper lint`, which reports every line the helper would refuse, not only the first.
+    public static func parseLine(_ line: ArraySlice<UInt8>, location: SourceLocation) -> Result<Directive?, SyntaxError> {
+        // `at` is the offending byte's index in `line`'s indices (a token's start).
+        func fail(_ message: String, at index: Int) -> Result<Directive?, SyntaxError> {
+            .failure(SyntaxError(location: location, message: message, column: index - line.startIndex + 1))
         }
-        if line.contains(0) { return fail("the line contains a NUL byte") }
+        if let nul = line.firstIndex(of: 0) { return fail("the line contains a NUL byte", at: nul) }
         let tokens = Tokens(line)
         guard let keyword = tokens.first else { return .success(nil) }
         let arguments = tokens.arguments
@@ -57,13 +62,15 @@ public enum Grammar {
             let action: RuleAction = keyword.first == UInt8(ascii: "a") ? .allow : .deny
             let word = action == .allow ? "allow" : "deny"
             guard let nameToken = arguments.first else {
-                return fail("'\(word)' needs a bridge name or 'all'")
+                return fail("'\(word)' needs a bridge name or 'all'", at: keyword.startIndex)
             }
             if let extra = arguments.dropFirst().first {
                 if extra.contains(UInt8(ascii: "=")) || bareQualifiers.contains(Array(extra)) {
-                    return fail("qualifier '\(Escaping.escape(Array(extra), limit: 64))' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')")
+                    return fail("qualifier '\(Escaping.escape(Array(extra), limit: 64))' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')",
+                                at: extra.startIndex)
                 }
-                return fail("unexpected '\(Escaping.escape(Array(extra), limit: 64))' after the bridge name (one bridge per rule)")
+                return fail("unexpected '\(Escaping.escape(Array(extra), limit: 64))' after the bridge name (one bridge per rule)",
+                            at: extra.startIndex)
             }
             if nameToken.elementsEqual("all".utf8) {
                 return .success(.rule(Rule(action: action, bridge: .all, location: location)))
@@ -72,26 +79,29 @@ public enum Grammar {
                 let name = try InterfaceName(validating: nameToken)
                 return .success(.rule(Rule(action: action, bridge: .named(name), location: location)))
             } catch {
-                return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(error.explanation)")
+                return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(error.explanation)", at: nameToken.startIndex)
             }
         }
         if keyword.elementsEqual("include".utf8) {
-            guard let path = arguments.first else { return fail("'include' needs an absolute path") }
+            guard let path = arguments.first else { return fail("'include' needs an absolute path", at: keyword.startIndex) }
             if arguments.count > 1 {
-                return fail("'include' takes exactly one absolute path (paths with spaces are not supported)")
+                return fail("'include' takes exactly one absolute path (paths with spaces are not supported)",
+                        at: arguments.dropFirst().first?.startIndex ?? path.startIndex)
             }
             guard path.first == UInt8(ascii: "/") else {
-                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' is relative; write an absolute path")
+                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' is relative; write an absolute path", at: path.startIndex)
             }
             // `lab.conf/` would name lab.conf on the way through a path walk that drops empty
             // components, while the stock helper's fopen fails with ENOTDIR and skips it. A
             // trailing slash is kept for drop-in directories, so it is an error until they exist.
             if path.last == UInt8(ascii: "/") {
-                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")
+                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)",
+                            at: path.startIndex)
             }
             return .success(.include(path: Array(path), location: location))
         }
-        return fail("unknown keyword '\(Escaping.escape(Array(keyword), limit: 64))' (expected allow, deny, include or a # comment)")
+        return fail("unknown keyword '\(Escaping.escape(Array(keyword), limit: 64))' (expected allow, deny, include or a # comment)",
+                    at: keyword.startIndex)
     }
 
     /// The tokens of a line without allocating (the per-user pattern parses 10,000 include lines

@@ -69,25 +69,42 @@ public enum PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooManyDirectives(at: SourceLocation, limit: Int)
 
     public var description: String {
+        guard let location else { return message }
+        return "\(location): \(message)"
+    }
+
+    /// Where the error is: the line of the including file, of the offending directive or of the
+    /// syntax error; nil for the top-level file itself.
+    public var location: SourceLocation? {
+        switch self {
+        case .topLevelUnavailable: return nil
+        case .refused(_, _, let includedAt): return includedAt
+        case .syntax(let error): return error.location
+        case .includeCycle(_, let at), .tooDeep(let at, _), .tooManyFiles(let at, _),
+             .tooManyBytes(let at, _), .tooManyDirectives(let at, _):
+            return at
+        }
+    }
+
+    /// What is wrong, without the location (`bridgekeeper lint` prints the location its own way).
+    public var message: String {
         switch self {
         case .topLevelUnavailable(let path):
             return "\(Escaping.escape(path)) does not exist or is not readable by this user"
-        case .refused(_, let reason, let includedAt?):
-            return "\(includedAt): include refused: \(reason)"
-        case .refused(_, let reason, nil):
-            return reason.description
+        case .refused(_, let reason, let includedAt):
+            return includedAt == nil ? reason.description : "include refused: \(reason)"
         case .syntax(let error):
-            return error.description
-        case .includeCycle(let path, let at):
-            return "\(at): include cycle: \(Escaping.escape(path)) is already being read"
-        case .tooDeep(let at, let limit):
-            return "\(at): includes are nested more than \(limit) levels deep"
-        case .tooManyFiles(let at, let limit):
-            return "\(at): more than \(limit) files included in total"
-        case .tooManyBytes(let at, let limit):
-            return "\(at): more than \(limit) bytes of ACL files in total"
-        case .tooManyDirectives(let at, let limit):
-            return "\(at): more than \(limit) rules and includes in total"
+            return error.message
+        case .includeCycle(let path, _):
+            return "include cycle: \(Escaping.escape(path)) is already being read"
+        case .tooDeep(_, let limit):
+            return "includes are nested more than \(limit) levels deep"
+        case .tooManyFiles(_, let limit):
+            return "more than \(limit) files included in total"
+        case .tooManyBytes(_, let limit):
+            return "more than \(limit) bytes of ACL files in total"
+        case .tooManyDirectives(_, let limit):
+            return "more than \(limit) rules and includes in total"
         }
     }
 }

@@ -41,6 +41,8 @@ OPTIONS:
 SUBCOMMANDS:
   try                     Run a bridge helper the way QEMU does, without a
                           guest, and describe the TAP it returns.
+  lint                    Check an ACL file and its includes the way
+                          bridgekeeper-helper reads them (like visudo -c).
 
   See 'bridgekeeper help <subcommand>' for detailed help.
 EOF

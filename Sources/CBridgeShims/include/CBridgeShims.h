@@ -18,6 +18,8 @@
 #include <sys/types.h>
 
 #include "CBridgeNetlink.h"
+// lgetxattr (POSIX ACLs, for `bridgekeeper lint`): Swift's Glibc module leaves sys/xattr.h out.
+#include <sys/xattr.h>
 
 #ifdef __cplusplus
 extern "C" {
