@@ -325,7 +325,7 @@ tap_owner() { ip netns exec "$NS_HOST" cat "/sys/class/net/$1/owner" 2>/dev/null
 declare -A TAP_OWNER=()
 TAPS_SEEN=()
 watch_taps() {
-    local br=$1 t p alive
+    local br=$1 t p alive owner
     shift
     TAPS_SEEN=()
     TAP_OWNER=()
@@ -334,8 +334,15 @@ watch_taps() {
         for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
         [ "$alive" -eq 1 ] || break
         for t in $(taps_on "$br"); do
-            [ -n "${TAP_OWNER[$t]+x}" ] || TAPS_SEEN+=("$t")
-            TAP_OWNER[$t]=$(tap_owner "$t")
+            owner=$(tap_owner "$t")
+            if [ -z "${TAP_OWNER[$t]+x}" ]; then
+                TAPS_SEEN+=("$t")
+                TAP_OWNER[$t]=$owner
+            # The TAP can vanish between the listing and the read (QEMU exiting): a failed read
+            # ("?") never replaces an owner already seen.
+            elif [ "$owner" != "?" ]; then
+                TAP_OWNER[$t]=$owner
+            fi
         done
         sleep 0.2
     done
