@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeACL", "BridgeHelper", "BridgeSystem", "HelperArguments"]),
         .testTarget(name: "HelperArgumentsTests", dependencies: ["BridgeACL", "HelperArguments"]),
         .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem", "CBridgeShims"]),
+        .testTarget(name: "BridgeClientTests", dependencies: ["BridgeACL", "BridgeClient", "BridgeSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

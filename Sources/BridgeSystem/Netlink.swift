@@ -156,9 +156,13 @@ public struct LinkDescription: Equatable, Sendable {
     public var alias: [UInt8]?
     /// IFLA_INFO_DATA of a TUN/TAP device (kind "tun"), nil for other kinds.
     public var tun: TunInfo?
+    /// IFLA_CARRIER. The tun driver turns it on when a descriptor attaches and off when the
+    /// last one detaches (a holder can also turn it off with TUNSETCARRIER).
+    public var carrier: Bool?
 
     public init(index: Int32, name: [UInt8], alternativeNames: [[UInt8]] = [], kind: [UInt8]? = nil,
-                mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil, tun: TunInfo? = nil) {
+                mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil, tun: TunInfo? = nil,
+                carrier: Bool? = nil) {
         self.index = index
         self.name = name
         self.alternativeNames = alternativeNames
@@ -167,6 +171,7 @@ public struct LinkDescription: Equatable, Sendable {
         self.master = master
         self.alias = alias
         self.tun = tun
+        self.carrier = carrier
     }
 
     /// Parses the body of an RTM_NEWLINK message (after the `nlmsghdr`).
@@ -179,6 +184,7 @@ public struct LinkDescription: Equatable, Sendable {
             case bk_ifla_mtu: link.mtu = NetlinkBytes.uint32(payload, at: 0)
             case bk_ifla_master: link.master = NetlinkBytes.uint32(payload, at: 0).map { Int32(bitPattern: $0) }
             case bk_ifla_ifalias: link.alias = cString(payload)
+            case bk_ifla_carrier: link.carrier = payload.first.map { $0 != 0 }
             case bk_ifla_linkinfo:
                 let info = NetlinkAttributes(payload)
                 link.kind = info.first(bk_ifla_info_kind).map(cString)
@@ -208,11 +214,19 @@ public struct TunInfo: Equatable, Sendable {
     public var type: UInt8?
     /// IFLA_TUN_PERSIST: the device outlives its last descriptor.
     public var persistent: Bool
+    /// IFLA_TUN_NUM_QUEUES and IFLA_TUN_NUM_DISABLED_QUEUES: descriptors attached to the device
+    /// (and detached with TUNSETQUEUE but still its own); the kernel sends them only for
+    /// multiqueue devices.
+    public var queues: UInt32?
+    public var disabledQueues: UInt32?
 
-    public init(owner: UInt32? = nil, type: UInt8? = nil, persistent: Bool = false) {
+    public init(owner: UInt32? = nil, type: UInt8? = nil, persistent: Bool = false,
+                queues: UInt32? = nil, disabledQueues: UInt32? = nil) {
         self.owner = owner
         self.type = type
         self.persistent = persistent
+        self.queues = queues
+        self.disabledQueues = disabledQueues
     }
 
     /// An Ethernet (TAP) device rather than an IP-level TUN device.
@@ -225,6 +239,8 @@ public struct TunInfo: Equatable, Sendable {
             case bk_ifla_tun_owner: info.owner = NetlinkBytes.uint32(payload, at: 0)
             case bk_ifla_tun_type: info.type = payload.first
             case bk_ifla_tun_persist: info.persistent = (payload.first ?? 0) != 0
+            case bk_ifla_tun_num_queues: info.queues = NetlinkBytes.uint32(payload, at: 0)
+            case bk_ifla_tun_num_disabled_queues: info.disabledQueues = NetlinkBytes.uint32(payload, at: 0)
             default: continue
             }
         }

@@ -49,7 +49,12 @@ extern const uint16_t bk_ifla_info_data;
 extern const uint16_t bk_ifla_tun_owner;
 extern const uint16_t bk_ifla_tun_type;
 extern const uint16_t bk_ifla_tun_persist;
+/// Attached and disabled queues (u32 each), sent for multiqueue devices only.
+extern const uint16_t bk_ifla_tun_num_queues;
+extern const uint16_t bk_ifla_tun_num_disabled_queues;
 extern const uint16_t bk_ifla_ifalias;
+/// IFLA_CARRIER (u8): for a TAP, on while some descriptor is attached to it.
+extern const uint16_t bk_ifla_carrier;
 extern const uint16_t bk_ifla_ext_mask;
 extern const uint16_t bk_ifla_prop_list;
 extern const uint16_t bk_ifla_alt_ifname;
