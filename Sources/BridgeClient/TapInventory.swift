@@ -91,10 +91,19 @@ public struct HolderScan: Equatable, Sendable {
 
     /// Reads /proc. Processes that exit during the scan are skipped; a TAP held several times by
     /// one process lists it once.
+    ///
+    /// fdinfo names a TAP only by its name, and names repeat across network namespaces (every
+    /// sandbox has its `tap0`), so only processes in the caller's network namespace count, as
+    /// /proc/PID/ns/net says (a process whose namespace cannot be read counts, on the safe side
+    /// for reaping). A process in another namespace that holds one of these TAPs is not listed;
+    /// the kernel's own sign of an attached descriptor (`TapEntry.attached`) still keeps
+    /// `--reap` away from it.
     public static func scan(proc: String = "/proc") -> HolderScan {
         var scan = HolderScan()
+        let ownNamespace = readLink("\(proc)/self/ns/net")
         for entry in directoryEntries(proc) {
             guard let pid = Int32(entry), pid > 0 else { continue }
+            if let ownNamespace, let namespace = readLink("\(proc)/\(entry)/ns/net"), namespace != ownNamespace { continue }
             let fdinfo = "\(proc)/\(entry)/fdinfo"
             let descriptors: [String]
             switch listDirectory(fdinfo) {
@@ -136,6 +145,13 @@ public struct HolderScan: Equatable, Sendable {
             if name != "." && name != ".." { names.append(name) }
         }
         return .success(names)
+    }
+
+    static func readLink(_ path: String) -> [UInt8]? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink(path, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        return buffer.prefix(count).map { UInt8(bitPattern: $0) }
     }
 
     /// A /proc file of at most 4 KiB, or nil if it cannot be opened or read.

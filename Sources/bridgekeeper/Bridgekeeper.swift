@@ -50,7 +50,8 @@ struct Try: ParsableCommand {
     var persist = false
 
     @Option(name: .customLong("set-owner"),
-            help: "Change the TAP's tun owner to this uid through the received descriptor (TUNSETOWNER needs no privilege).")
+            help: ArgumentHelp("Change the TAP's tun owner to UID through the received descriptor (TUNSETOWNER needs no privilege).",
+                               valueName: "uid"))
     var setOwner: UInt32?
 
     @Argument(help: "Exact helper arguments instead of the defaults; {fd} becomes the socket's number.")

@@ -126,7 +126,8 @@ struct TapInventoryTests {
         #expect(failure.message == "bridgekeeper taps: cannot delete tap1 (ifindex 9): Operation not permitted")
     }
 
-    /// A /proc-like tree: holders found by their fdinfo, each process once per TAP, pid order.
+    /// A /proc-like tree: holders found by their fdinfo, each process once per TAP, pid order,
+    /// processes of other network namespaces left out.
     @Test func scanReadsFdinfo() throws {
         var template = Array("/tmp/bk-proc-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in
@@ -139,8 +140,21 @@ struct TapInventoryTests {
             fputs(text, file)
             fclose(file)
         }
-        for pid in ["42", "7", "99"] { mkdir("\(root)/\(pid)", 0o755); mkdir("\(root)/\(pid)/fdinfo", 0o755) }
+        for pid in ["42", "7", "99", "300"] {
+            mkdir("\(root)/\(pid)", 0o755)
+            mkdir("\(root)/\(pid)/fdinfo", 0o755)
+            mkdir("\(root)/\(pid)/ns", 0o755)
+        }
         mkdir("\(root)/self", 0o755)
+        mkdir("\(root)/self/ns", 0o755)
+        // Network namespaces: ours, 7's and 42's are the same; 300 holds a tap0 of another one;
+        // 99 has no readable link and counts.
+        symlink("net:[4026531840]", "\(root)/self/ns/net")
+        symlink("net:[4026531840]", "\(root)/42/ns/net")
+        symlink("net:[4026531840]", "\(root)/7/ns/net")
+        symlink("net:[4026532999]", "\(root)/300/ns/net")
+        write("300/comm", "qemu-other-ns\n")
+        write("300/fdinfo/3", "pos:\t0\niff:\ttap0\n")
         write("42/comm", "qemu-system-x86\n")
         write("42/fdinfo/3", "pos:\t0\nflags:\t02\niff:\ttap0\n")
         write("42/fdinfo/4", "pos:\t0\nflags:\t02\niff:\ttap0\n")
@@ -150,10 +164,12 @@ struct TapInventoryTests {
         write("7/fdinfo/10", "pos:\t0\niff:\ttap3\n")
         write("99/comm", "bash\n")
         write("99/fdinfo/0", "pos:\t0\n")
+        write("99/fdinfo/1", "pos:\t0\niff:\ttap7\n")
         let scan = HolderScan.scan(proc: root)
         #expect(scan.holders == [
             bytes("tap0"): [TapHolder(pid: 7, command: bytes("bridgekeeper")), TapHolder(pid: 42, command: bytes("qemu-system-x86"))],
             bytes("tap3"): [TapHolder(pid: 7, command: bytes("bridgekeeper"))],
+            bytes("tap7"): [TapHolder(pid: 99, command: bytes("bash"))],
         ])
         #expect(scan.unreadableProcesses == 0)
     }
