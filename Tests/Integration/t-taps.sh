@@ -121,6 +121,36 @@ for m in $IT_MODES; do
     it_end "$p/set-owner-changes-owner-not-mark"
 done
 
+# A rule in a file whose path does not fit in the alias: the mark keeps the path's end after
+# "...", within 254 bytes, and the kernel stores it whole (the helper reads it back).
+LONGDIR=/etc/qemu/$(printf 'd%.0s' {1..60})/$(printf 'e%.0s' {1..60})/$(printf 'f%.0s' {1..60})/$(printf 'g%.0s' {1..60})/$(printf 'h%.0s' {1..60})
+mkdir -p "$LONGDIR"
+chmod -R 0755 /etc/qemu
+it_acl_text 'allow br0\n' "$LONGDIR/inc.conf"
+it_acl_text "include $LONGDIR/inc.conf\n"
+it_mode s
+it_hold_start "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0 --hold-until-eof
+tap=$(it_field tap)
+it_begin
+it_expect "try result" attached "$(it_field result)"
+alias=$(cat "/sys/class/net/$tap/ifalias")
+[ ${#alias} -le 254 ] || it_problem "expected an alias of at most 254 bytes, got ${#alias}"
+[ ${#LONGDIR} -gt 254 ] || it_problem "test bug: expected a path longer than 254 bytes, got ${#LONGDIR}"
+it_expect_match "alias" "bridgekeeper uid=65534 rule=\.\.\.[defgh/]+/inc\.conf:1" "$alias"
+taps_json
+it_expect_match "taps --json mark" ".* mark=uid=65534 rule=\.\.\.[defgh/]+/inc\.conf:1" "$(tap_line "$tap")"
+tail=$(tap_line "$tap" | sed 's/.*rule=\.\.\.//; s/:1$//')
+case "$LONGDIR/inc.conf" in
+    *"$tail") ;;
+    *) it_problem "expected the rule to end the ACL path '$LONGDIR/inc.conf', got '...$tail'" ;;
+esac
+it_hold_stop
+it_expect "client exit status" 0 "$IT_RC"
+it_expect_no_taps
+it_end "t-taps/long-rule-path-is-elided-not-cut"
+it_reset_etc_qemu
+it_acl_text '# lab bridges\nallow br0\n'
+
 # An owner the kernel cannot represent ((uid_t)-1): one line, exit 1, nothing on stdout, and
 # the received TAP is closed (so removed).
 it_mode s
