@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "HelperArgumentsTests", dependencies: ["BridgeACL", "HelperArguments"]),
         .testTarget(name: "BridgeLintTests", dependencies: ["BridgeACL", "BridgeLint"]),
         .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem", "CBridgeShims"]),
+        .testTarget(name: "BridgeClientTests", dependencies: ["BridgeACL", "BridgeClient", "BridgeSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -51,10 +51,13 @@ public protocol HelperPlatform: AnyObject {
     /// The device the kernel resolves `name` to in the caller's network namespace (by its
     /// canonical or any alternative name), or nil if there is none.
     func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice?
-    /// Creates the TAP (owner = caller), copies the bridge MTU, sets the MAC prefix, attaches it
-    /// to the bridge by index, checks that it is attached there, and brings it up, with
-    /// CAP_NET_ADMIN effective only for this call.
-    func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool) throws(HelperFailure) -> AttachedTap
+    /// Creates the TAP (owner = caller), marks it (`TapMark`: the caller's real uid and `rule`,
+    /// the location of the allow rule that granted it, in the interface alias, read back),
+    /// copies the bridge MTU, sets the MAC prefix, attaches it to the bridge by index, checks
+    /// that it is attached there, and brings it up, with CAP_NET_ADMIN effective only for this
+    /// call.
+    func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
+                           rule: SourceLocation) throws(HelperFailure) -> AttachedTap
     /// Empties every capability set.
     func dropAllCapabilities() throws(HelperFailure)
     /// Sends the TAP descriptor over the socket.
@@ -101,7 +104,8 @@ public enum Helper {
             if case .other(let driver) = device.kind { throw .notABridge(requested, driver: driver) }
             throw .notABridge(requested, driver: [])
         }
-        let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader)
+        let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader,
+                                                 rule: rule.location)
         try platform.dropAllCapabilities()
         platform.pausePoint("before-send")
         try platform.handOff(to: arguments.socket)

@@ -79,14 +79,16 @@ public final class LinuxPlatform: HelperPlatform {
         }
     }
 
-    public func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool) throws(HelperFailure) -> AttachedTap {
+    public func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
+                                  rule: SourceLocation) throws(HelperFailure) -> AttachedTap {
         guard let control = tun.take() else { throw .tapSetup(.create, .noSuchDevice, bridge: bridge.canonicalName) }
+        let mark = TapMark(uid: caller.realUser, rule: rule).rendered
         do { try Privileges.raiseNetworkAdmin() } catch { throw .capabilities(error) }
         var made: ConfiguredTap?
         var failure: HelperFailure?
         do {
             made = try Self.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: virtioNetHeader,
-                                         owner: caller.realUser)
+                                         owner: caller.realUser, mark: mark)
         } catch {
             failure = error
         }
@@ -100,12 +102,14 @@ public final class LinuxPlatform: HelperPlatform {
         return attached
     }
 
-    /// The kernel work, in the stock helper's order: create, MTU, MAC, attach, up. The bridge is
-    /// named by its index, never by a name that could resolve to another device meanwhile, and
-    /// the TAP's master is read back before it counts as attached. If any step fails, the TAP's
-    /// only descriptor is closed on the way out and the kernel removes the TAP.
+    /// The kernel work, in the stock helper's order (create, MTU, MAC, attach, up) with the mark
+    /// (`TapMark`, the interface alias) set and read back right after creating: a TAP is never
+    /// on a bridge without it. The bridge is named by its index, never by a name that could
+    /// resolve to another device meanwhile, and the TAP's master is read back before it counts
+    /// as attached. If any step fails, the TAP's only descriptor is closed on the way out and
+    /// the kernel removes the TAP.
     public static func configureTap(_ control: consuming TunControl, bridge: NetworkDevice, mtu: UInt32,
-                                    virtioNetHeader: Bool, owner: uid_t) throws(HelperFailure) -> ConfiguredTap {
+                                    virtioNetHeader: Bool, owner: uid_t, mark: [UInt8]) throws(HelperFailure) -> ConfiguredTap {
         let name = bridge.canonicalName
         var flags: TunFlags = [.tap, .noPacketInfo]
         if virtioNetHeader {
@@ -127,6 +131,17 @@ public final class LinuxPlatform: HelperPlatform {
         do { index = try InterfaceIoctls().index(of: tap) } catch { throw .tapSetup(.index(tap), error.errno, bridge: name) }
         let netlink: RouteNetlink
         do { netlink = try RouteNetlink() } catch { throw .tapSetup(.netlink, error.errno, bridge: name) }
+        // The mark needs CAP_NET_ADMIN (effective now), so the descriptor's holder cannot change
+        // it later; what the kernel stored is read back, since it would cut nothing silently
+        // only as long as the rendering stays within its limit.
+        do {
+            try netlink.change(LinkChange.alias(mark, index: index, sequence: netlink.nextSequence()), what: "alias")
+        } catch {
+            throw .tapSetup(.mark(tap), error.errno, bridge: name)
+        }
+        let stored: [UInt8]?
+        do { stored = try netlink.link(index: index)?.alias } catch { throw .tapSetup(.mark(tap), error.errno, bridge: name) }
+        guard stored == mark else { throw .tapSetup(.markReadBack(tap), Errno(rawValue: EPROTO), bridge: name) }
         do {
             try netlink.change(LinkChange.mtu(mtu, index: index, sequence: netlink.nextSequence()), what: "mtu")
         } catch {

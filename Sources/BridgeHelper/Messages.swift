@@ -115,6 +115,9 @@ extension HelperFailure {
         case .setAddress(let tap): what = "setting the MAC address of \(tap)"
         case .index(let tap): what = "SIOCGIFINDEX \(tap)"
         case .netlink: what = "opening a route netlink socket"
+        case .mark(let tap): what = "setting the mark (interface alias) of \(tap)"
+        case .markReadBack(let tap):
+            return "the mark (interface alias) of \(tap) did not read back as it was set; no TAP was left"
         case .mtu(let tap, let mtu): what = "setting the MTU of \(tap) to \(mtu)"
         case .up(let tap): what = "bringing \(tap) up"
         case .attach:

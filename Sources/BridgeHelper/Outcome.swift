@@ -73,6 +73,10 @@ public enum TapStep: Equatable, Sendable {
     case setAddress(InterfaceName)
     case index(InterfaceName)
     case netlink
+    /// Setting the mark (the interface alias, `TapMark`).
+    case mark(InterfaceName)
+    /// The alias read back differs from the mark that was set.
+    case markReadBack(InterfaceName)
     case mtu(InterfaceName, UInt32)
     case attach
     case up(InterfaceName)

@@ -154,9 +154,15 @@ public struct LinkDescription: Equatable, Sendable {
     public var master: Int32?
     /// IFLA_IFALIAS.
     public var alias: [UInt8]?
+    /// IFLA_INFO_DATA of a TUN/TAP device (kind "tun"), nil for other kinds.
+    public var tun: TunInfo?
+    /// IFLA_CARRIER. The tun driver turns it on when a descriptor attaches and off when the
+    /// last one detaches (a holder can also turn it off with TUNSETCARRIER).
+    public var carrier: Bool?
 
     public init(index: Int32, name: [UInt8], alternativeNames: [[UInt8]] = [], kind: [UInt8]? = nil,
-                mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil) {
+                mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil, tun: TunInfo? = nil,
+                carrier: Bool? = nil) {
         self.index = index
         self.name = name
         self.alternativeNames = alternativeNames
@@ -164,6 +170,8 @@ public struct LinkDescription: Equatable, Sendable {
         self.mtu = mtu
         self.master = master
         self.alias = alias
+        self.tun = tun
+        self.carrier = carrier
     }
 
     /// Parses the body of an RTM_NEWLINK message (after the `nlmsghdr`).
@@ -176,8 +184,13 @@ public struct LinkDescription: Equatable, Sendable {
             case bk_ifla_mtu: link.mtu = NetlinkBytes.uint32(payload, at: 0)
             case bk_ifla_master: link.master = NetlinkBytes.uint32(payload, at: 0).map { Int32(bitPattern: $0) }
             case bk_ifla_ifalias: link.alias = cString(payload)
+            case bk_ifla_carrier: link.carrier = payload.first.map { $0 != 0 }
             case bk_ifla_linkinfo:
-                link.kind = NetlinkAttributes(payload).first(bk_ifla_info_kind).map(cString)
+                let info = NetlinkAttributes(payload)
+                link.kind = info.first(bk_ifla_info_kind).map(cString)
+                if link.kind == Array("tun".utf8) {
+                    link.tun = TunInfo.parse(info.first(bk_ifla_info_data) ?? [])
+                }
             case bk_ifla_prop_list:
                 link.alternativeNames = NetlinkAttributes(payload)
                     .filter { $0.type == bk_ifla_alt_ifname }
@@ -190,6 +203,76 @@ public struct LinkDescription: Equatable, Sendable {
 
     static func cString(_ payload: ArraySlice<UInt8>) -> [UInt8] {
         Array(payload.prefix(while: { $0 != 0 }))
+    }
+}
+
+/// What the tun driver says about one of its devices in IFLA_INFO_DATA (tun_fill_info).
+public struct TunInfo: Equatable, Sendable {
+    /// IFLA_TUN_OWNER: absent when no owner is set (the kernel then sends no attribute).
+    public var owner: UInt32?
+    /// IFLA_TUN_TYPE: IFF_TAP or IFF_TUN.
+    public var type: UInt8?
+    /// IFLA_TUN_PERSIST: the device outlives its last descriptor.
+    public var persistent: Bool
+    /// IFLA_TUN_NUM_QUEUES and IFLA_TUN_NUM_DISABLED_QUEUES: descriptors attached to the device
+    /// (and detached with TUNSETQUEUE but still its own); the kernel sends them only for
+    /// multiqueue devices.
+    public var queues: UInt32?
+    public var disabledQueues: UInt32?
+
+    public init(owner: UInt32? = nil, type: UInt8? = nil, persistent: Bool = false,
+                queues: UInt32? = nil, disabledQueues: UInt32? = nil) {
+        self.owner = owner
+        self.type = type
+        self.persistent = persistent
+        self.queues = queues
+        self.disabledQueues = disabledQueues
+    }
+
+    /// An Ethernet (TAP) device rather than an IP-level TUN device.
+    public var isTap: Bool { type.map { UInt32($0) == bk_iff_tap } ?? false }
+
+    public static func parse(_ data: ArraySlice<UInt8>) -> TunInfo {
+        var info = TunInfo()
+        for (type, payload) in NetlinkAttributes(data) {
+            switch type {
+            case bk_ifla_tun_owner: info.owner = NetlinkBytes.uint32(payload, at: 0)
+            case bk_ifla_tun_type: info.type = payload.first
+            case bk_ifla_tun_persist: info.persistent = (payload.first ?? 0) != 0
+            case bk_ifla_tun_num_queues: info.queues = NetlinkBytes.uint32(payload, at: 0)
+            case bk_ifla_tun_num_disabled_queues: info.disabledQueues = NetlinkBytes.uint32(payload, at: 0)
+            default: continue
+            }
+        }
+        return info
+    }
+}
+
+/// One message of a netlink reply.
+public struct NetlinkMessage: Equatable, Sendable {
+    public let type: UInt16
+    public let flags: UInt16
+    public let sequence: UInt32
+    public let body: ArraySlice<UInt8>
+
+    /// The whole messages in one received datagram; a truncated or malformed tail ends the list.
+    public static func split(_ buffer: ArraySlice<UInt8>) -> [NetlinkMessage] {
+        var messages: [NetlinkMessage] = []
+        var rest = buffer
+        while let length = NetlinkBytes.uint32(rest, at: 0), let type = NetlinkBytes.uint16(rest, at: 4),
+              let flags = NetlinkBytes.uint16(rest, at: 6), let sequence = NetlinkBytes.uint32(rest, at: 8),
+              Int(length) >= Int(bk_nlmsghdr_size), Int(length) <= rest.count {
+            let body = rest[(rest.startIndex + Int(bk_nlmsghdr_size))..<(rest.startIndex + Int(length))]
+            messages.append(NetlinkMessage(type: type, flags: flags, sequence: sequence, body: body))
+            rest = rest.dropFirst(min(rest.count, (Int(length) + 3) & ~3))
+        }
+        return messages
+    }
+
+    /// The errno of an NLMSG_ERROR or NLMSG_DONE body (0 for an acknowledgement or a clean end),
+    /// nil when the body is too short to hold one.
+    public var errorCode: Int32? {
+        NetlinkBytes.uint32(body, at: 0).map { -Int32(bitPattern: $0) }
     }
 }
 
@@ -250,6 +333,70 @@ public final class RouteNetlink {
         _ = try exchange(request, what: what)
     }
 
+    /// Every link of this network namespace (an RTM_GETLINK dump). A dump the kernel marks as
+    /// interrupted (the table changed meanwhile) is taken again, up to three times.
+    public func links() throws(SystemError) -> [LinkDescription] {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (links, interrupted) = try dump(LinkQuery.dump(sequence: nextSequence()), what: "RTM_GETLINK dump")
+            if !interrupted || attempt >= 3 { return links }
+        }
+    }
+
+    private func dump(_ request: LinkRequest, what: String) throws(SystemError) -> ([LinkDescription], Bool) {
+        let message = request.finished
+        guard let expected = NetlinkBytes.uint32(message[...], at: 8) else {
+            throw SystemError(what, Errno(rawValue: EINVAL))
+        }
+        try send(message, what: what)
+        var links: [LinkDescription] = []
+        var interrupted = false
+        var buffer = [UInt8](repeating: 0, count: 32768)
+        while true {
+            let count = try receive(into: &buffer, what: what)
+            guard let count else { continue }
+            for reply in NetlinkMessage.split(buffer[0..<count]) where reply.sequence == expected {
+                if reply.flags & bk_nlm_f_dump_intr != 0 { interrupted = true }
+                if reply.type == bk_nlmsg_done || reply.type == bk_nlmsg_error {
+                    let code = reply.errorCode ?? 0
+                    if code != 0 { throw SystemError(what, Errno(rawValue: code)) }
+                    return (links, interrupted)
+                }
+                guard reply.type == bk_rtm_newlink else { continue }
+                guard let link = LinkDescription.parse(body: reply.body) else {
+                    throw SystemError("\(what): malformed reply", Errno(rawValue: EPROTO))
+                }
+                links.append(link)
+            }
+        }
+    }
+
+    private func send(_ message: [UInt8], what: String) throws(SystemError) {
+        let sent = message.withUnsafeBytes { raw in
+            retryingOnInterrupt { Glibc.send(socket.rawValue, raw.baseAddress, raw.count, 0) }
+        }
+        guard sent == message.count else { throw SystemError(what) }
+    }
+
+    /// One datagram into `buffer`: its length, or nil if it came from anyone but the kernel.
+    private func receive(into buffer: inout [UInt8], what: String) throws(SystemError) -> Int? {
+        // The sender's address: only the kernel (port id 0) may answer.
+        var address = [UInt8](repeating: 0, count: 12)
+        var addressLength = socklen_t(12)
+        let count = buffer.withUnsafeMutableBytes { raw in
+            address.withUnsafeMutableBytes { addr in
+                retryingOnInterrupt {
+                    recvfrom(socket.rawValue, raw.baseAddress, raw.count, 0,
+                             addr.baseAddress?.assumingMemoryBound(to: sockaddr.self), &addressLength)
+                }
+            }
+        }
+        guard count > 0 else { throw SystemError(what) }
+        guard NetlinkBytes.uint32(address[...], at: 4) == 0 else { return nil }
+        return count
+    }
+
     /// Sends `request` and returns the body of the reply message with its sequence number, or
     /// nil for a plain acknowledgement. A negative error in the reply is thrown as its errno.
     func exchange(_ request: LinkRequest, what: String) throws(SystemError) -> [UInt8]? {
@@ -257,41 +404,19 @@ public final class RouteNetlink {
         guard let expected = NetlinkBytes.uint32(message[...], at: 8) else {
             throw SystemError(what, Errno(rawValue: EINVAL))
         }
-        let sent = message.withUnsafeBytes { raw in
-            retryingOnInterrupt { Glibc.send(socket.rawValue, raw.baseAddress, raw.count, 0) }
-        }
-        guard sent == message.count else { throw SystemError(what) }
+        try send(message, what: what)
         var buffer = [UInt8](repeating: 0, count: 32768)
         while true {
-            // The sender's address: only the kernel (port id 0) may answer.
-            var address = [UInt8](repeating: 0, count: 12)
-            var addressLength = socklen_t(12)
-            let count = buffer.withUnsafeMutableBytes { raw in
-                address.withUnsafeMutableBytes { addr in
-                    retryingOnInterrupt {
-                        recvfrom(socket.rawValue, raw.baseAddress, raw.count, 0,
-                                 addr.baseAddress?.assumingMemoryBound(to: sockaddr.self), &addressLength)
-                    }
-                }
-            }
-            guard count > 0 else { throw SystemError(what) }
-            guard NetlinkBytes.uint32(address[...], at: 4) == 0 else { continue }
-            var rest = buffer[0..<count]
-            while let length = NetlinkBytes.uint32(rest, at: 0), let type = NetlinkBytes.uint16(rest, at: 4),
-                  let sequence = NetlinkBytes.uint32(rest, at: 8), Int(length) >= Int(bk_nlmsghdr_size),
-                  Int(length) <= rest.count {
-                let body = rest[(rest.startIndex + Int(bk_nlmsghdr_size))..<(rest.startIndex + Int(length))]
-                rest = rest.dropFirst(min(rest.count, (Int(length) + 3) & ~3))
-                guard sequence == expected else { continue }
-                if type == bk_nlmsg_error {
-                    guard let code = NetlinkBytes.uint32(body, at: 0) else {
+            guard let count = try receive(into: &buffer, what: what) else { continue }
+            for reply in NetlinkMessage.split(buffer[0..<count]) where reply.sequence == expected {
+                if reply.type == bk_nlmsg_error {
+                    guard let errno = reply.errorCode else {
                         throw SystemError("\(what): malformed reply", Errno(rawValue: EPROTO))
                     }
-                    let errno = -Int32(bitPattern: code)
                     if errno == 0 { return nil }
                     throw SystemError(what, Errno(rawValue: errno))
                 }
-                return Array(body)
+                return Array(reply.body)
             }
         }
     }
@@ -316,5 +441,28 @@ public enum LinkChange {
     public static func up(index: Int32, sequence: UInt32) -> LinkRequest {
         LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index,
                     interfaceFlags: bk_iff_up, change: bk_iff_up)
+    }
+
+    /// IFLA_IFALIAS, a NUL-terminated string (at most 255 bytes before the NUL, IFALIASZ - 1);
+    /// changing it needs CAP_NET_ADMIN, reading it needs nothing.
+    public static func alias(_ alias: some Collection<UInt8>, index: Int32, sequence: UInt32) -> LinkRequest {
+        var request = LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index)
+        request.append(bk_ifla_ifalias, string: alias)
+        return request
+    }
+
+    /// RTM_DELLINK by index (`ip link delete`), for a persistent TAP nobody holds.
+    public static func delete(index: Int32, sequence: UInt32) -> LinkRequest {
+        LinkRequest(type: bk_rtm_dellink, flags: bk_nlm_f_ack, sequence: sequence, index: index)
+    }
+}
+
+/// Link queries that are not changes.
+public enum LinkQuery {
+    /// RTM_GETLINK with NLM_F_DUMP: every link of the namespace, statistics left out.
+    public static func dump(sequence: UInt32) -> LinkRequest {
+        var request = LinkRequest(type: bk_rtm_getlink, flags: bk_nlm_f_dump, sequence: sequence)
+        request.append(bk_ifla_ext_mask, uint32: bk_rtext_filter_skip_stats)
+        return request
     }
 }

@@ -7,14 +7,15 @@ import Glibc
 
 /// What the helper does in the kernel for one TAP, without exec, ACL or privilege work: the
 /// product's own code (`TunControl.open` and `LinuxPlatform.configureTap`: TUNSETIFF tap%d with
-/// TAP|NO_PI|VNET_HDR, TUNSETOWNER, the bridge MTU, MAC first byte 0xfe, attach by index over
-/// rtnetlink and its read-back, IFF_UP). The bridge is resolved once, as the helper resolves it.
+/// TAP|NO_PI|VNET_HDR, TUNSETOWNER, the bridge MTU, MAC first byte 0xfe, the mark (interface
+/// alias) and its read-back, attach by index over rtnetlink and its read-back, IFF_UP). The bridge is resolved once, as the helper resolves it.
 /// Returns the TAP descriptor.
 func bareKernelWork(bridge: NetworkDevice, mtu: UInt32) -> Int32? {
     let control: TunControl
     do { control = try TunControl.open() } catch { return nil }
     do {
-        let configured = try LinuxPlatform.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: true, owner: 0)
+        let configured = try LinuxPlatform.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: true, owner: 0,
+                                                        mark: TapMark(uid: 0, path: Array("/etc/qemu/bridge.conf".utf8), line: 1).rendered)
         return configured.releaseDescriptor()
     } catch {
         progress("kernel work failed: \(error.message)")

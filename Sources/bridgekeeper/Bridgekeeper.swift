@@ -13,7 +13,7 @@ struct Bridgekeeper: ParsableCommand {
         commandName: "bridgekeeper",
         abstract: "Tools around bridgekeeper-helper, the qemu-bridge-helper replacement.",
         version: Installation.version,
-        subcommands: [Try.self, Lint.self])
+        subcommands: [Try.self, Lint.self, Taps.self])
 
     /// ArgumentParser's own main, except that the audit commands (`UsageErrorExitsTwo`) exit 2
     /// on an invalid command line, with one line on stderr, instead of 64 and the usage text.
@@ -69,6 +69,11 @@ struct Try: ParsableCommand {
     @Flag(help: "Make the TAP persistent through the received descriptor (what a hostile QEMU could do).")
     var persist = false
 
+    @Option(name: .customLong("set-owner"),
+            help: ArgumentHelp("Change the TAP's tun owner to UID through the received descriptor (TUNSETOWNER needs no privilege).",
+                               valueName: "uid"))
+    var setOwner: UInt32?
+
     @Argument(help: "Exact helper arguments instead of the defaults; {fd} becomes the socket's number.")
     var arguments: [String] = []
 
@@ -96,6 +101,10 @@ struct Try: ParsableCommand {
             throw ExitCode(outcome.exitStatus == 0 ? 3 : 1)
         }
         if persist { _ = bk_tun_set_persist(tap.rawValue, 1) }
+        if let setOwner, bk_tun_set_owner(tap.rawValue, setOwner) != 0 {
+            FileHandle.standardError.write(Data("Error: TUNSETOWNER \(setOwner): \(Errno.current)\n".utf8))
+            throw ExitCode(1)
+        }
         fields += " " + (try TapFacts.inspect(tap)).fields
         guard outcome.exitStatus == 0 else {
             print("result=protocol-violation " + fields)

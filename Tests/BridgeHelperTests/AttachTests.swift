@@ -5,7 +5,8 @@ import HelperArguments
 import Testing
 
 /// Every call of a successful run, in order (contract §3, threats #12).
-func successCalls(bridge: String = "br0", index: Int32 = 10, mtu: UInt32 = 1500, vnet: Bool = true, fd: Int32 = 3) -> [String] {
+func successCalls(bridge: String = "br0", index: Int32 = 10, mtu: UInt32 = 1500, vnet: Bool = true, fd: Int32 = 3,
+                  rule: String = "/etc/qemu/bridge.conf:1") -> [String] {
     [
         "checkHandoffSocket(\(fd))",
         "openTun",
@@ -13,7 +14,7 @@ func successCalls(bridge: String = "br0", index: Int32 = 10, mtu: UInt32 = 1500,
         "pausePoint(dropped)",
         "loadPolicy",
         "resolveDevice(\(bridge))",
-        "createAttachedTap(\(bridge)#\(index), mtu: \(mtu), vnet: \(vnet))",
+        "createAttachedTap(\(bridge)#\(index), mtu: \(mtu), vnet: \(vnet), rule: \(rule))",
         "dropAllCapabilities",
         "pausePoint(before-send)",
         "handOff(\(fd))",
@@ -180,7 +181,7 @@ struct AttachTests {
         let outcome = try run(platform, ["--br=\(testCase.requested)", "--fd=3"])
         #expect(refusal(outcome) == testCase.refusal)
         if testCase.refusal == nil {
-            #expect(platform.calls.contains("createAttachedTap(brmgmt#12, mtu: 1500, vnet: false)"))
+            #expect(platform.calls.contains("createAttachedTap(brmgmt#12, mtu: 1500, vnet: false, rule: /etc/qemu/bridge.conf:1)"))
         } else {
             #expect(platform.calls == Array(successCalls(bridge: testCase.requested).prefix(6)))
         }
@@ -236,10 +237,31 @@ struct AttachTests {
         _ = try run(platform, ["--br=br0", "--fd=3"])
         let drop = try #require(platform.calls.firstIndex(of: "dropAllCapabilities"))
         let handOff = try #require(platform.calls.firstIndex(of: "handOff(3)"))
-        let create = try #require(platform.calls.firstIndex(of: "createAttachedTap(br0#10, mtu: 1500, vnet: false)"))
+        let create = try #require(platform.calls.firstIndex(of: "createAttachedTap(br0#10, mtu: 1500, vnet: false, rule: /etc/qemu/bridge.conf:1)"))
         #expect(create < drop)
         #expect(drop < handOff)
         #expect(platform.calls.last == "handOff(3)")
+    }
+
+    /// The mark names the allow rule that granted the TAP, in whichever file it is.
+    @Test func theGrantingRuleReachesTheTap() throws {
+        let platform = try platform("allow br1\ninclude /etc/qemu/lab.conf\nallow br0\n",
+                                    includes: ["/etc/qemu/lab.conf": "# lab\nallow br0\n"])
+        let outcome = try run(platform, ["--br=br0", "--fd=3"])
+        #expect(platform.calls == successCalls(vnet: false, rule: "/etc/qemu/lab.conf:2"))
+        guard case .attached(let report) = outcome else { Issue.record("expected attached"); return }
+        #expect(report.rule.location.description == "/etc/qemu/lab.conf:2")
+    }
+
+    @Test func markMessages() {
+        let tap = InterfaceName.fake("tap3")
+        let bridge = InterfaceName.fake("br0")
+        #expect(HelperFailure.tapSetup(.mark(tap), .notPermitted, bridge: bridge).message ==
+            "setting the mark (interface alias) of tap3: Operation not permitted (is CAP_NET_ADMIN available in this network namespace?); no TAP was left")
+        #expect(HelperFailure.tapSetup(.mark(tap), .invalidArgument, bridge: bridge).message ==
+            "setting the mark (interface alias) of tap3: Invalid argument; no TAP was left")
+        #expect(HelperFailure.tapSetup(.markReadBack(tap), .invalidArgument, bridge: bridge).message ==
+            "the mark (interface alias) of tap3 did not read back as it was set; no TAP was left")
     }
 
     @Test func fifteenByteNameIsUsedWhole() throws {

@@ -74,8 +74,10 @@ final class FakePlatform: HelperPlatform {
         return devices.first { $0.canonicalName == name || $0.alternativeNames.contains(name) }
     }
 
-    func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool) throws(HelperFailure) -> AttachedTap {
-        try step(.createAttachedTap, "createAttachedTap(\(bridge.canonicalName)#\(bridge.index), mtu: \(mtu), vnet: \(virtioNetHeader))")
+    func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
+                           rule: SourceLocation) throws(HelperFailure) -> AttachedTap {
+        try step(.createAttachedTap,
+                 "createAttachedTap(\(bridge.canonicalName)#\(bridge.index), mtu: \(mtu), vnet: \(virtioNetHeader), rule: \(rule))")
         return AttachedTap(name: InterfaceName.fake(tapName), index: 99)
     }
 

@@ -134,3 +134,139 @@ struct NetlinkLiveTests {
         #expect(try netlink.link(index: byName.index) == byName)
     }
 }
+
+@Suite("rtnetlink: marks, dumps and the tun driver's link info")
+struct NetlinkTapTests {
+    /// `ip link show` sends the same header (RTM_GETLINK, NLM_F_REQUEST|NLM_F_DUMP = 0x301) with
+    /// an IFLA_EXT_MASK; this dump asks for no statistics (RTEXT_FILTER_SKIP_STATS = 8).
+    @Test func dumpRequest() {
+        #expect(LinkQuery.dump(sequence: 5).finished == hex("""
+            28000000 1200 0103 05000000 00000000
+            00 00 0000 00000000 00000000 00000000
+            0800 1d00 08000000
+            """))
+    }
+
+    /// IFLA_IFALIAS (20) as a NUL-terminated string, padded to 4 bytes.
+    @Test func aliasChange() {
+        #expect(LinkChange.alias(bytes("bridgekeeper"), index: 7, sequence: 12).finished == hex("""
+            34000000 1300 0500 0c000000 00000000
+            00 00 0000 07000000 00000000 00000000
+            1100 1400 627269646765 6b6565706572 00 000000
+            """))
+    }
+
+    /// `ip link delete tapN` sends exactly this: RTM_DELLINK (17), REQUEST|ACK, the index.
+    @Test func deleteByIndex() {
+        #expect(LinkChange.delete(index: 9, sequence: 13).finished == hex("""
+            20000000 1100 0500 0d000000 00000000
+            00 00 0000 09000000 00000000 00000000
+            """))
+    }
+
+    @Test func constants() {
+        #expect(bk_rtm_dellink == 17)
+        #expect(bk_nlm_f_dump == 0x300)
+        #expect(bk_nlm_f_multi == 2)
+        #expect(bk_nlm_f_dump_intr == 0x10)
+        #expect(bk_nlmsg_done == 3)
+        #expect(bk_ifla_info_data == 2)
+        #expect([bk_ifla_tun_owner, bk_ifla_tun_type, bk_ifla_tun_persist] == [1, 3, 6])
+    }
+
+    /// An RTM_NEWLINK body for a TAP as tun_fill_info describes it.
+    static func tapReply(index: Int32 = 7, name: String = "tap0", owner: UInt32?, type: UInt8 = 2, persist: UInt8,
+                         kind: String = "tun", alias: String? = nil) -> [UInt8] {
+        var message = LinkRequest(type: bk_rtm_newlink, sequence: 1, index: index)
+        message.append(bk_ifla_ifname, string: bytes(name))
+        message.append(bk_ifla_master, uint32: 3)
+        let info = message.beginNest(bk_ifla_linkinfo, flagged: false)
+        message.append(bk_ifla_info_kind, string: bytes(kind))
+        let data = message.beginNest(bk_ifla_info_data, flagged: false)
+        if let owner { message.append(bk_ifla_tun_owner, uint32: owner) }
+        message.append(2, uint32: 1000)  // IFLA_TUN_GROUP: read by nobody here
+        message.append(bk_ifla_tun_type, uint8: type)
+        message.append(4, uint8: 0)      // IFLA_TUN_PI
+        message.append(5, uint8: 1)      // IFLA_TUN_VNET_HDR
+        message.append(bk_ifla_tun_persist, uint8: persist)
+        message.endNest(data)
+        message.endNest(info)
+        if let alias { message.append(bk_ifla_ifalias, string: bytes(alias)) }
+        return Array(message.finished.dropFirst(Int(bk_nlmsghdr_size)))
+    }
+
+    @Test func tunInfoOfAnOwnedPersistentTap() throws {
+        let link = try #require(LinkDescription.parse(body: Self.tapReply(owner: 1001, persist: 1, alias: "x")[...]))
+        #expect(link.kind == bytes("tun"))
+        #expect(link.master == 3)
+        #expect(link.alias == bytes("x"))
+        #expect(link.tun == TunInfo(owner: 1001, type: 2, persistent: true))
+        #expect(link.tun?.isTap == true)
+    }
+
+    /// The kernel sends no IFLA_TUN_OWNER when no owner is set.
+    @Test func tunInfoWithoutOwner() throws {
+        let link = try #require(LinkDescription.parse(body: Self.tapReply(owner: nil, type: 1, persist: 0)[...]))
+        #expect(link.tun == TunInfo(owner: nil, type: 1, persistent: false))
+        #expect(link.tun?.isTap == false)
+        #expect(link.alias == nil)
+    }
+
+    /// IFLA_INFO_DATA means something else for every other kind: it is not read as tun data.
+    @Test func infoDataOfOtherKindsIsIgnored() throws {
+        let link = try #require(LinkDescription.parse(body: Self.tapReply(owner: 5, persist: 1, kind: "bridge")[...]))
+        #expect(link.tun == nil)
+    }
+
+    @Test func truncatedTunRepliesNeverReadPastTheEnd() {
+        let reply = Self.tapReply(owner: 1001, persist: 1, alias: "bridgekeeper uid=1 rule=/a:1")
+        for length in 0...reply.count { _ = LinkDescription.parse(body: reply.prefix(length)) }
+    }
+
+    static func message(type: UInt16, flags: UInt16, sequence: UInt32, body: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        withUnsafeBytes(of: UInt32(16 + body.count)) { out += $0 }
+        withUnsafeBytes(of: type) { out += $0 }
+        withUnsafeBytes(of: flags) { out += $0 }
+        withUnsafeBytes(of: sequence) { out += $0 }
+        out += [0, 0, 0, 0]
+        out += body
+        while out.count % 4 != 0 { out.append(0) }
+        return out
+    }
+
+    /// One datagram of a dump: two links (NLM_F_MULTI), then NLMSG_DONE with its error code.
+    @Test func splitsADumpDatagram() throws {
+        let first = Self.tapReply(index: 7, name: "tap0", owner: 1001, persist: 0)
+        let second = Self.tapReply(index: 8, name: "tap1", owner: nil, persist: 1)
+        let datagram = Self.message(type: bk_rtm_newlink, flags: bk_nlm_f_multi, sequence: 4, body: first)
+            + Self.message(type: bk_rtm_newlink, flags: bk_nlm_f_multi | bk_nlm_f_dump_intr, sequence: 4, body: second)
+            + Self.message(type: bk_nlmsg_done, flags: bk_nlm_f_multi, sequence: 4, body: [0, 0, 0, 0])
+        let messages = NetlinkMessage.split(datagram[...])
+        #expect(messages.map(\.type) == [bk_rtm_newlink, bk_rtm_newlink, bk_nlmsg_done])
+        #expect(messages.map(\.sequence) == [4, 4, 4])
+        #expect(messages[1].flags & bk_nlm_f_dump_intr != 0)
+        #expect(messages[2].errorCode == 0)
+        let links = messages.prefix(2).compactMap { LinkDescription.parse(body: $0.body) }
+        #expect(links.map(\.name) == [bytes("tap0"), bytes("tap1")])
+        #expect(links.map(\.tun?.persistent) == [false, true])
+        // A datagram cut short keeps the whole messages before the cut.
+        #expect(NetlinkMessage.split(datagram.dropLast(3)).count == 2)
+        #expect(NetlinkMessage.split(datagram.prefix(15)).isEmpty)
+    }
+
+    /// An error travels as a negative errno: EPERM (1) from an unprivileged RTM_DELLINK.
+    @Test func errorCodes() {
+        let denied = Self.message(type: bk_nlmsg_error, flags: 0, sequence: 9, body: [0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 16))
+        #expect(NetlinkMessage.split(denied[...]).first?.errorCode == EPERM)
+        let short = Self.message(type: bk_nlmsg_error, flags: 0, sequence: 9, body: [0xFF])
+        #expect(NetlinkMessage.split(short[...]).first?.errorCode == nil)
+    }
+
+    @Test func liveDumpHasLoopback() throws {
+        let links = try RouteNetlink().links()
+        let loopback = try #require(links.first { $0.index == 1 })
+        #expect(loopback.name == bytes("lo"))
+        #expect(Set(links.map(\.index)).count == links.count)
+    }
+}

@@ -43,6 +43,8 @@ SUBCOMMANDS:
                           guest, and describe the TAP it returns.
   lint                    Check an ACL file and its includes the way
                           bridgekeeper-helper reads them (like visudo -c).
+  taps                    List the TAP devices of this network namespace with
+                          their holders and bridgekeeper marks.
 
   See 'bridgekeeper help <subcommand>' for detailed help.
 EOF
@@ -61,7 +63,7 @@ Exit status: 0 attached, 1 refused, 3 if the helper broke the protocol (exit 0
 without a descriptor, or a descriptor with a non-zero exit), 64 for an invalid
 command line.
 
-USAGE: bridgekeeper try [--helper <helper>] [--br <br>] [--no-vnet] [--hold <hold>] [--hold-until-eof] [--persist] [<arguments> ...]
+USAGE: bridgekeeper try [--helper <helper>] [--br <br>] [--no-vnet] [--hold <hold>] [--hold-until-eof] [--persist] [--set-owner <uid>] [<arguments> ...]
 
 ARGUMENTS:
   <arguments>             Exact helper arguments instead of the defaults; {fd}
@@ -79,6 +81,8 @@ OPTIONS:
                           file.
   --persist               Make the TAP persistent through the received
                           descriptor (what a hostile QEMU could do).
+  --set-owner <uid>       Change the TAP's tun owner to UID through the
+                          received descriptor (TUNSETOWNER needs no privilege).
   --version               Show the version.
   -h, --help              Show help information.
 

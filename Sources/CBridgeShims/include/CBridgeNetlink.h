@@ -26,6 +26,11 @@ extern const uint16_t bk_nlmsg_done;
 extern const uint16_t bk_rtm_newlink;
 extern const uint16_t bk_rtm_getlink;
 extern const uint16_t bk_rtm_setlink;
+extern const uint16_t bk_rtm_dellink;
+extern const uint16_t bk_nlm_f_dump;
+extern const uint16_t bk_nlm_f_multi;
+/// Set on dump messages when the table changed during the dump (the dump is then retried).
+extern const uint16_t bk_nlm_f_dump_intr;
 extern const uint16_t bk_nlm_f_request;
 extern const uint16_t bk_nlm_f_ack;
 extern const uint16_t bk_nla_f_nested;
@@ -38,7 +43,18 @@ extern const uint16_t bk_ifla_mtu;
 extern const uint16_t bk_ifla_master;
 extern const uint16_t bk_ifla_linkinfo;
 extern const uint16_t bk_ifla_info_kind;
+/// IFLA_INFO_DATA, and inside it for kind "tun" (drivers/net/tun.c, tun_fill_info): the owner
+/// (u32, only when one is set), the type (u8: IFF_TUN or IFF_TAP), persistence (u8).
+extern const uint16_t bk_ifla_info_data;
+extern const uint16_t bk_ifla_tun_owner;
+extern const uint16_t bk_ifla_tun_type;
+extern const uint16_t bk_ifla_tun_persist;
+/// Attached and disabled queues (u32 each), sent for multiqueue devices only.
+extern const uint16_t bk_ifla_tun_num_queues;
+extern const uint16_t bk_ifla_tun_num_disabled_queues;
 extern const uint16_t bk_ifla_ifalias;
+/// IFLA_CARRIER (u8): for a TAP, on while some descriptor is attached to it.
+extern const uint16_t bk_ifla_carrier;
 extern const uint16_t bk_ifla_ext_mask;
 extern const uint16_t bk_ifla_prop_list;
 extern const uint16_t bk_ifla_alt_ifname;
