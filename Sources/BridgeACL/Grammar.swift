@@ -58,7 +58,7 @@ public enum Grammar {
         guard let keyword = tokens.first else { return .success(nil) }
         let arguments = tokens.arguments
 
-        if keyword.elementsEqual("allow".utf8) || keyword.elementsEqual("deny".utf8) {
+        if Self.token(keyword, is: "allow") || Self.token(keyword, is: "deny") {
             let action: RuleAction = keyword.first == UInt8(ascii: "a") ? .allow : .deny
             let word = action == .allow ? "allow" : "deny"
             guard let nameToken = arguments.first else {
@@ -72,7 +72,7 @@ public enum Grammar {
                 return fail("unexpected '\(Escaping.escape(Array(extra), limit: 64))' after the bridge name (one bridge per rule)",
                             at: extra.startIndex)
             }
-            if nameToken.elementsEqual("all".utf8) {
+            if Self.token(nameToken, is: "all") {
                 return .success(.rule(Rule(action: action, bridge: .all, location: location)))
             }
             do {
@@ -82,7 +82,7 @@ public enum Grammar {
                 return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(error.explanation)", at: nameToken.startIndex)
             }
         }
-        if keyword.elementsEqual("include".utf8) {
+        if Self.token(keyword, is: "include") {
             guard let path = arguments.first else { return fail("'include' needs an absolute path", at: keyword.startIndex) }
             if arguments.count > 1 {
                 return fail("'include' takes exactly one absolute path (paths with spaces are not supported)",
@@ -143,6 +143,15 @@ public enum Grammar {
 
             /// The tokens after the first argument (only their first is ever needed).
             func dropFirst() -> Arguments { Arguments(first: second, second: nil, count: Swift.max(0, count - 1)) }
+        }
+    }
+
+    /// Byte equality with a keyword, without going through String's generic UTF-8 view (this
+    /// runs for every line of every file).
+    static func token(_ token: ArraySlice<UInt8>, is keyword: StaticString) -> Bool {
+        guard token.count == keyword.utf8CodeUnitCount else { return false }
+        return keyword.withUTF8Buffer { word in
+            token.withUnsafeBufferPointer { $0.elementsEqual(word) }
         }
     }
 
