@@ -3,7 +3,8 @@
 // Layering (dependencies only point downwards):
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> HelperArguments -> BridgeACL (pure, stdlib only)
 //                                              \-> BridgeSystem -> CBridgeShims, libcap, BridgeACL
-//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, BridgeACL, ArgumentParser
+//   bridgekeeper (admin CLI)     -> BridgeHelper (the helper's decision values and messages), BridgeClient,
+//                                   BridgeSystem, BridgeACL, ArgumentParser
 // BridgeACL also holds the facts both programs share (Installation: the ACL path, the version).
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
@@ -35,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeACL", "BridgeClient", "BridgeSystem", "CBridgeShims",
+                "BridgeACL", "BridgeClient", "BridgeHelper", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bridgekeeper-bench", dependencies: ["BridgeClient", "BridgeSystem", "CBridgeShims"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BridgeACL
 import BridgeClient
+import BridgeHelper
 import BridgeSystem
 import CBridgeShims
 import Foundation
@@ -13,7 +14,7 @@ struct Bridgekeeper: ParsableCommand {
         commandName: "bridgekeeper",
         abstract: "Tools around bridgekeeper-helper, the qemu-bridge-helper replacement.",
         version: Installation.version,
-        subcommands: [Try.self])
+        subcommands: [Try.self, Explain.self, Matrix.self, Evaluate.self])
 }
 
 struct Try: ParsableCommand {

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "CBridgeNetlink.h"
+#include "CBridgeAudit.h"
 
 #ifdef __cplusplus
 extern "C" {
