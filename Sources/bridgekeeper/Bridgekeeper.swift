@@ -15,6 +15,16 @@ struct Bridgekeeper: ParsableCommand {
         abstract: "Tools around bridgekeeper-helper, the qemu-bridge-helper replacement.",
         version: Installation.version,
         subcommands: [Try.self, Explain.self, Matrix.self, Evaluate.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            AuditExit.exitIfUsageError(error, command: Self.self)
+            exit(withError: error)
+        }
+    }
 }
 
 struct Try: ParsableCommand {

@@ -41,6 +41,9 @@ OPTIONS:
 SUBCOMMANDS:
   try                     Run a bridge helper the way QEMU does, without a
                           guest, and describe the TAP it returns.
+  explain                 Explain whether a user may put a guest on a bridge,
+                          and why.
+  matrix                  Show which users may put guests on which bridges.
 
   See 'bridgekeeper help <subcommand>' for detailed help.
 EOF

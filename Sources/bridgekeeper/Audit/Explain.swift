@@ -1,10 +1,23 @@
 import ArgumentParser
 import BridgeACL
+import Glibc
 
 /// Exit statuses of `explain` and `matrix` beyond 0 and 1.
 enum AuditExit {
     static let usage: Int32 = 2
     static let cannotEvaluate: Int32 = 3
+
+    /// The audit commands promise exit status 2 and one line on stderr for any invalid command
+    /// line, ArgumentParser's own errors included (it would exit 64 with a usage block, which
+    /// `try` keeps). Returns for every other error and command.
+    static func exitIfUsageError(_ error: Error, command: ParsableCommand.Type) {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, ["explain", "matrix"].contains(name),
+              command.exitCode(for: error) == .validationFailure else { return }
+        let message = command.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        complain("\(message); see 'bridgekeeper \(name) --help'")
+        Glibc.exit(usage)
+    }
 }
 
 struct Explain: ParsableCommand {

@@ -86,7 +86,7 @@ final class AuditSession {
     }
 
     func verdict(_ policy: Result<Policy, PolicyError>, bridge: InterfaceName) -> Verdict {
-        HelperDecision.decide(policy: policy, bridge: bridge, device: devices.resolve(bridge))
+        HelperDecision.decide(policy: policy, bridge: bridge, device: devices.resolve(bridge), acl: acl)
     }
 }
 

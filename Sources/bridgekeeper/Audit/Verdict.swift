@@ -22,8 +22,10 @@ struct Verdict: Equatable {
 /// fail only for reasons outside the policy. Refusals are `HelperFailure` values rendered by the
 /// helper's own `message`, so the wording cannot drift.
 enum HelperDecision {
+    /// `acl` is the top-level file: the helper's messages name its fixed path, an audit of
+    /// another file (--acl) names that file instead.
     static func decide(policy: Result<Policy, PolicyError>, bridge requested: InterfaceName,
-                       device: Result<NetworkDevice?, HelperFailure>) -> Verdict {
+                       device: Result<NetworkDevice?, HelperFailure>, acl: [UInt8]) -> Verdict {
         let loaded: Policy
         switch policy {
         case .success(let value): loaded = value
@@ -40,9 +42,9 @@ enum HelperDecision {
         let decided = loaded.decide(device: names)
         switch decided.decision {
         case .denied(let rule):
-            return refused(.denied(decided), rule: rule)
+            return refused(.denied(decided), rule: rule, acl: acl)
         case .notAllowed:
-            return refused(.denied(decided))
+            return refused(.denied(decided), acl: acl)
         case .allowed(let rule):
             guard let found else { return refused(.bridgeMissing(requested), rule: rule) }
             guard case .bridge = found.kind else {
@@ -54,8 +56,12 @@ enum HelperDecision {
         }
     }
 
-    static func refused(_ failure: HelperFailure, rule: Rule? = nil) -> Verdict {
-        Verdict(allowed: false, rule: rule, reason: failure.message)
+    static func refused(_ failure: HelperFailure, rule: Rule? = nil, acl: [UInt8] = Installation.aclFile) -> Verdict {
+        if case .denied(let decided) = failure, acl != Installation.aclFile,
+           let message = ACLMessages.refusal(decided, topLevel: acl) {
+            return Verdict(allowed: false, rule: rule, reason: message)
+        }
+        return Verdict(allowed: false, rule: rule, reason: failure.message)
     }
 }
 
