@@ -10,6 +10,7 @@
 # user:u07:r), a missing include, a deny in a group-only include, an unsafe include (group
 # writable, so it refuses for those who can read it), an allow of a bridge that does not exist
 # and of a device that is not a bridge, and a bridge with an alternative name that rules name.
+# u12 has exactly u07's groups, so walks shared without looking at ACL_USER entries would show.
 # Compared: allowed or not, and for a refusal the helper's stderr line against the reason.
 set -u
 # shellcheck source=Tests/Integration/lib.sh
@@ -33,7 +34,7 @@ USERS=(u01 u02 u03 u04 u05 u06 u07 u08 u09 u10 u11 u12)
     echo 'root:x:0:'
     for i in $(seq 1 12); do printf 'u%02d:x:%d:\n' "$i" $((3000 + i)); done
     echo 'staff:x:3100:u01,u03,u04,u05,u06'
-    echo 'lab:x:3101:u04,u05,u06,u07,u08'
+    echo 'lab:x:3101:u04,u05,u06,u07,u08,u12'
     echo 'ops:x:3102:u08,u09,u10'
     echo 'audit:x:3103:u06,u11'
 } >"$IDS/group"
