@@ -1,4 +1,5 @@
 import BridgeACL
+import Dispatch
 import Glibc
 
 /// A user as the name service describes them, with the groups a login gives them.
@@ -47,6 +48,28 @@ enum Accounts {
         return result
     }
 
+    /// The accounts with their groups, looked up on every processor at once. getgrouplist is
+    /// MT-safe, and with the files service each call parses all of /etc/group (glibc has no
+    /// index), so 10,000 users cost 10,000 parses: the lookups, not the evaluation, are what a
+    /// large matrix waits for. The answers are exactly getgrouplist's; only the order of the
+    /// calls changes.
+    static func accounts(_ entries: [(name: [UInt8], uid: uid_t, gid: gid_t)]) -> [Account] {
+        let count = entries.count
+        let slots = GroupSlots(count: count)
+        let workers = max(1, min(16, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(count, 1))) { worker in
+            var index = worker
+            while index < count {
+                slots.store(index, groups(of: entries[index].name, primary: entries[index].gid))
+                index += workers
+            }
+        }
+        return entries.indices.map { index in
+            Account(name: entries[index].name,
+                    identity: Identity(uid: entries[index].uid, gid: entries[index].gid, groups: slots.load(index)))
+        }
+    }
+
     /// The account with its groups from getgrouplist.
     static func account(name: [UInt8], uid: uid_t, gid: gid_t) -> Account {
         Account(name: name, identity: Identity(uid: uid, gid: gid, groups: groups(of: name, primary: gid)))
@@ -75,4 +98,23 @@ enum Accounts {
         let list = got > 0 ? Array(Set(groups.prefix(Int(got)))).sorted() : []
         return Identity(uid: getuid(), gid: getgid(), groups: list)
     }
+}
+
+/// One result slot per account, each written by exactly one worker before `concurrentPerform`
+/// returns (which orders those writes before every read).
+private final class GroupSlots: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<[UInt32]>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        _ = slots.initialize(from: repeatElement([], count: count))
+    }
+
+    deinit {
+        slots.baseAddress?.deinitialize(count: slots.count)
+        slots.deallocate()
+    }
+
+    func store(_ index: Int, _ groups: [UInt32]) { slots[index] = groups }
+    func load(_ index: Int) -> [UInt32] { slots[index] }
 }

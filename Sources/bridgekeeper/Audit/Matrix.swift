@@ -54,7 +54,7 @@ struct Matrix: ParsableCommand {
                 accounts.append(account)
             }
         } else {
-            accounts = Accounts.all().map { Accounts.account(name: $0.name, uid: $0.uid, gid: $0.gid) }
+            accounts = Accounts.accounts(Accounts.all())
         }
         let session = AuditSession(acl: path)
         let walks = try session.walks(for: accounts, share: true)
