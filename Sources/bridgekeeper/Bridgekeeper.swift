@@ -1,7 +1,6 @@
 import ArgumentParser
 import BridgeACL
 import BridgeClient
-import BridgeHelper
 import BridgeSystem
 import CBridgeShims
 import Foundation

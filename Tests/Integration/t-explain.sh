@@ -29,6 +29,7 @@ chown root:alice /etc/qemu/alice.conf
 chmod 0640 /etc/qemu/alice.conf
 it_acl_text 'allow br0\nallow br0 br1\n' /etc/qemu/broken.conf
 it_acl_text 'allow br5\n' /etc/qemu/other.conf
+it_acl_text 'alow br0\n' /etc/qemu/typo.conf
 
 # golden NAME STATUS EXPECTED-STDOUT-FILE EXPECTED-STDERR -- ARGS...: exact stdout, stderr and
 # exit status of the CLI run as root with an empty environment and COLUMNS=80.
@@ -236,6 +237,13 @@ bob,2002,br0,false,/etc/qemu/lab.conf:2,access denied by acl file: /etc/qemu/lab
 bob,2002,lab9,false,,access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'lab9'; an administrator can add 'allow lab9'
 EOF
 golden matrix/csv/chosen 0 "$G/matrix.csv" "" -- matrix --csv --users bob --bridges br0,lab9
+
+# A reason with commas is quoted (RFC 4180).
+cat >"$G/matrix-typo.csv" <<'EOF'
+user,uid,bridge,allowed,rule,reason
+bob,2002,br0,false,,"access denied by acl file: /etc/qemu/typo.conf:1: unknown keyword 'alow' (expected allow, deny, include or a # comment)"
+EOF
+golden matrix/csv/quoted 0 "$G/matrix-typo.csv" "" -- matrix --csv --acl /etc/qemu/typo.conf --users bob --bridges br0
 
 cat >"$G/matrix-other" <<'EOF'
 USER   UID   br0  br1  br5

@@ -34,13 +34,13 @@ enum CSV {
     /// RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled.
     static func field(_ value: String) -> String {
         guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return "\"" + value.replacingAll("\"", with: "\"\"") + "\""
     }
 }
 
 extension String {
     /// Every occurrence of `target` replaced (Foundation-free, for the few places that need it).
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var result = ""
         var rest = Substring(self)
