@@ -9,7 +9,11 @@
 # include. Users whose credentials make no difference to any file share one evaluation, so the
 # cost is one forked evaluation per distinct credential class plus the name-service lookups.
 #
-# Usage (root): scripts/bench-matrix.sh [USERS] [RUNS]   (defaults 10000 and 3)
+# With PER_USER=1 every user gets a per-user include (root:USER 0640) instead of 50 of them:
+# every user is then a credential class of their own and each walk checks USERS includes, so
+# the cost grows with the square of USERS (the worst case for evaluating as each user).
+#
+# Usage (root): [PER_USER=1] scripts/bench-matrix.sh [USERS] [RUNS]   (defaults 10000 and 3)
 # Binary: BK_CLI (default .build/release/bridgekeeper, from `make cli`).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +22,8 @@ source "$root/Tests/lib/sandbox.sh"
 bk_enter_sandbox "$@"
 users=${1:-10000}
 runs=${2:-3}
+if [ "${PER_USER:-0}" = 1 ]; then per_user=$users step=1; else per_user=$((users / 200)) step=173; fi
+[ "$per_user" -ge 1 ] || per_user=1
 cli=${BK_CLI:-$root/.build/release/bridgekeeper}
 case $cli in /*) ;; *) cli=$root/$cli ;; esac
 [ -x "$cli" ] || bk_die "no CLI at $cli (make cli)"
@@ -47,7 +53,7 @@ mkdir -m 0755 /etc/qemu/groups /etc/qemu/users
 {
     echo "allow br0"
     for g in $(seq -w 0 19); do echo "include /etc/qemu/groups/team$g.conf"; done
-    for i in $(seq 1 50); do printf 'include /etc/qemu/users/user%05d.conf\n' $((i * 173)); done
+    for i in $(seq 1 "$per_user"); do printf 'include /etc/qemu/users/user%05d.conf\n' $((i * step)); done
     echo "include /etc/qemu/users/shared.conf"
     echo "include /etc/qemu/missing.conf"
 } | bk_acl
@@ -58,8 +64,8 @@ for g in $(seq 0 19); do
     chown "root:team$(printf %02d "$g")" "$f"
     chmod 0640 "$f"
 done
-for i in $(seq 1 50); do
-    u=$(printf 'user%05d' $((i * 173)))
+for i in $(seq 1 "$per_user"); do
+    u=$(printf 'user%05d' $((i * step)))
     printf 'allow br9\n' >"/etc/qemu/users/$u.conf"
     chown "root:$u" "/etc/qemu/users/$u.conf"
     chmod 0640 "/etc/qemu/users/$u.conf"
@@ -69,7 +75,7 @@ chmod 0600 /etc/qemu/users/shared.conf
 setfacl -m u:user00001:r,u:user00002:r,u:user00003:r /etc/qemu/users/shared.conf
 
 count=$(getent passwd | wc -l)
-echo "# matrix: $count users x 10 bridges ($(nproc) cores), $runs runs"
+echo "# matrix: $count users x 10 bridges, $per_user per-user includes ($(nproc) cores), $runs runs"
 for run in $(seq 1 "$runs"); do
     start=$(date +%s%N)
     "$cli" matrix --json >"$BK_SCRATCH/matrix.json" || bk_die "matrix failed"
