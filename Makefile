@@ -45,10 +45,10 @@ BENCH  = .build/release/bridgekeeper-bench
 
 # Packages: build (libcap-dev), run and test (iproute2, setpriv, setcap, strace), the stock
 # helper as the differential oracle and QEMU itself (qemu-system-x86), the guest scenario
-# (dnsmasq-base, busybox-static).
+# (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl, python3).
 BUILD_DEPS = libcap-dev pkg-config
 RUN_DEPS   = iproute2 util-linux libcap2-bin
-TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl
+TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3
 
 .PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test fuzz bench clean
 

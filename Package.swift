@@ -3,7 +3,8 @@
 // Layering (dependencies only point downwards):
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> HelperArguments -> BridgeACL (pure, stdlib only)
 //                                              \-> BridgeSystem -> CBridgeShims, libcap, BridgeACL
-//   bridgekeeper (admin CLI)     -> BridgeClient, BridgeSystem, BridgeLint (pure) -> BridgeACL, ArgumentParser
+//   bridgekeeper (admin CLI)     -> BridgeHelper (the helper's decision values and messages), BridgeClient,
+//                                   BridgeSystem, BridgeLint (pure) -> BridgeACL, ArgumentParser
 // BridgeACL also holds the facts both programs share (Installation: the ACL path, the version).
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
@@ -37,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeACL", "BridgeClient", "BridgeLint", "BridgeSystem", "CBridgeShims",
+                "BridgeACL", "BridgeClient", "BridgeHelper", "BridgeLint", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bridgekeeper-bench",

@@ -13,21 +13,16 @@ struct Bridgekeeper: ParsableCommand {
         commandName: "bridgekeeper",
         abstract: "Tools around bridgekeeper-helper, the qemu-bridge-helper replacement.",
         version: Installation.version,
-        subcommands: [Try.self, Lint.self, Taps.self])
+        subcommands: [Try.self, Explain.self, Matrix.self, Lint.self, Taps.self, Evaluate.self])
 
     /// ArgumentParser's own main, except that the audit commands (`UsageErrorExitsTwo`) exit 2
     /// on an invalid command line, with one line on stderr, instead of 64 and the usage text.
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot()
             try command.run()
         } catch {
-            if exitCode(for: error) == .validationFailure, let name = arguments.first,
-               configuration.subcommands.contains(where: { $0._commandName == name && $0 is UsageErrorExitsTwo.Type }) {
-                FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
-                Foundation.exit(2)
-            }
+            AuditExit.exitIfUsageError(error, command: Self.self)
             exit(withError: error)
         }
     }

@@ -41,6 +41,9 @@ OPTIONS:
 SUBCOMMANDS:
   try                     Run a bridge helper the way QEMU does, without a
                           guest, and describe the TAP it returns.
+  explain                 Explain whether a user may put a guest on a bridge,
+                          and why.
+  matrix                  Show which users may put guests on which bridges.
   lint                    Check an ACL file and its includes the way
                           bridgekeeper-helper reads them (like visudo -c).
   taps                    List the TAP devices of this network namespace with

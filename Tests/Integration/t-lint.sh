@@ -274,9 +274,9 @@ lint_usage() {
     it_expect stderr "$message"$'\n' "$IT_ERR"
     it_end "t-lint/usage/$name"
 }
-lint_usage file-and-acl "Error: give the ACL file as FILE or with --acl, not both" /etc/qemu/a.conf --acl /etc/qemu/b.conf
-lint_usage unknown-option "Error: Unknown option '--bogus'" --bogus
-lint_usage two-files "Error: Unexpected argument '/b'" /a /b
+lint_usage file-and-acl "Error: give the ACL file as FILE or with --acl, not both; see 'bridgekeeper lint --help'" /etc/qemu/a.conf --acl /etc/qemu/b.conf
+lint_usage unknown-option "Error: Unknown option '--bogus'; see 'bridgekeeper lint --help'" --bogus
+lint_usage two-files "Error: Unexpected argument '/b'; see 'bridgekeeper lint --help'" /a /b
 
 cat >"$BK_SCRATCH/lint-help.txt" <<'EOF'
 OVERVIEW: Check an ACL file and its includes the way bridgekeeper-helper reads

@@ -20,6 +20,7 @@
 #include "CBridgeNetlink.h"
 // lgetxattr (POSIX ACLs, for `bridgekeeper lint`): Swift's Glibc module leaves sys/xattr.h out.
 #include <sys/xattr.h>
+#include "CBridgeAudit.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,121 @@
+import BridgeACL
+import BridgeHelper
+import BridgeSystem
+import Glibc
+
+/// One audit run: the ACL path, the devices of this network namespace, and the walks as users.
+final class AuditSession {
+    let acl: [UInt8]
+    let devices = DeviceTable()
+    let isRoot = getuid() == 0 && geteuid() == 0
+    /// The survey of the file tree, made (as root) when walks are shared between users.
+    private(set) var survey: ScopeSurvey?
+
+    init(acl: [UInt8]) { self.acl = acl }
+
+    /// The walks of several accounts: `results[of[i]]` is the walk of account `i`.
+    struct Walks {
+        var results: [WalkResult]
+        var of: [Int]
+    }
+
+    /// One walk per account, each exactly as the helper run by that user would walk. As root,
+    /// users are evaluated by the evaluator (`Evaluate`); with `share`, once per credential class
+    /// (`ScopeSurvey`). Without root only the caller's own walk is possible.
+    func walks(for accounts: [Account], share: Bool) throws(AuditError) -> Walks {
+        guard isRoot else {
+            let me = getuid()
+            if let other = accounts.first(where: { $0.uid != me }) {
+                throw AuditError("only root can evaluate the ACL as another user ('\(other.shown)', uid \(other.uid)): the files are read with that user's credentials; run it as root, or for yourself")
+            }
+            // The helper started from this session gets this process's own groups.
+            return Walks(results: [Worker.walkHere(acl: acl)], of: accounts.map { _ in 0 })
+        }
+        let survey = share ? ScopeSurvey(acl: acl) : nil
+        self.survey = survey
+        var of: [Int] = []
+        var representatives: [Identity] = []
+        var index: [ScopeSurvey.ClassKey: Int] = [:]
+        for account in accounts {
+            // Without a complete survey nothing is proven: only identical credentials share.
+            let identity = account.identity
+            let key = survey.flatMap { $0.complete ? $0.key(identity) : nil }
+                ?? ScopeSurvey.ClassKey(uid: identity.uid, groups: [identity.gid] + identity.groups)
+            if let known = index[key] {
+                of.append(known)
+            } else {
+                index[key] = representatives.count
+                of.append(representatives.count)
+                representatives.append(identity)
+            }
+        }
+        var results = try EvaluatorClient.evaluate(EvaluationRequest(acl: acl, identities: representatives))
+        guard let survey else { return Walks(results: results, of: of) }
+        // A representative that walked outside the survey proves nothing for the others of its
+        // class: they walk on their own (identical credentials still share).
+        var own: [Identity: Int] = [:]
+        var pending: [Identity] = []
+        var moved: [(position: Int, identity: Identity)] = []
+        for (position, account) in accounts.enumerated() {
+            let shared = of[position]
+            guard !survey.covers(results[shared]), representatives[shared] != account.identity else { continue }
+            if own[account.identity] == nil {
+                own[account.identity] = results.count + pending.count
+                pending.append(account.identity)
+            }
+            moved.append((position, account.identity))
+        }
+        if !pending.isEmpty {
+            results += try EvaluatorClient.evaluate(EvaluationRequest(acl: acl, identities: pending))
+            for (position, identity) in moved { if let slot = own[identity] { of[position] = slot } }
+        }
+        return Walks(results: results, of: of)
+    }
+
+    /// The policy a walk read, rebuilt by replaying its loads through `PolicyLoader`.
+    func policy(_ walk: WalkResult) throws(AuditError) -> Result<Policy, PolicyError> {
+        switch walk {
+        case .failed(let message):
+            throw AuditError(message)
+        case .loads(let records):
+            guard let policy = ReplaySource.policy(acl: acl, records: records) else {
+                throw AuditError("the recorded walk of \(Escaping.escape(acl)) could not be replayed")
+            }
+            return policy
+        }
+    }
+
+    func verdict(_ policy: Result<Policy, PolicyError>, bridge: InterfaceName) -> Verdict {
+        HelperDecision.decide(policy: policy, bridge: bridge, device: devices.resolve(bridge), acl: acl)
+    }
+}
+
+/// What happened to one file of a walk, for `explain`.
+struct FileReport: Equatable {
+    enum Status: String { case read, missing, unreadable, refused }
+    let path: [UInt8]
+    let status: Status
+    let detail: String
+
+    /// The helper's loader says only "unavailable" for a missing and an unreadable file (so that
+    /// no message tells whether a private file exists); the CLI tells them apart afterwards by
+    /// looking with its own credentials (as root: always exact).
+    static func reports(_ records: [LoadRecord], user: String) -> [FileReport] {
+        records.enumerated().map { position, record in
+            let skipped = position == 0 ? "" : "; skipped"
+            switch record.result {
+            case .contents:
+                return FileReport(path: record.path, status: .read, detail: "")
+            case .refused(let reason):
+                return FileReport(path: record.path, status: .refused, detail: reason.description)
+            case .unavailable:
+                var info = stat()
+                let found = lstat(record.path.map { CChar(bitPattern: $0) } + [0], &info)
+                if found != 0 && (errno == ENOENT || errno == ENOTDIR) {
+                    return FileReport(path: record.path, status: .missing, detail: "does not exist\(skipped)")
+                }
+                return FileReport(path: record.path, status: .unreadable, detail: "not readable by \(user)\(skipped)")
+            }
+        }
+    }
+}
