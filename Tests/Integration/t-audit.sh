@@ -15,9 +15,10 @@ it_setup
 it_install_helpers
 it_precondition tool-python3 command -v python3 || it_abort
 it_precondition tool-unshare command -v unshare || it_abort
-it_build_tools bkrun
+it_build_tools bkrun b-client
 H_PLAIN=$(bk_install "$BK_HELPER" bk-plain plain)
 BKRUN=$BK_SCRATCH/bin/bkrun
+BCLIENT=$BK_SCRATCH/bin/b-client
 LISTENER=(python3 "$IT_DIR/tools/syslog-listener.py")
 
 bk_bridge br0
@@ -93,13 +94,18 @@ audit_collect() {
         '$0 == cur { exit } started { print } $0 == prev { started = 1 }' "$LOG_OUT")
 }
 
+# audit_shown: AUDIT_LINES for a FAIL line, separated by '|'.
+audit_shown() {
+    local joined="" line
+    for line in "${AUDIT_LINES[@]}"; do joined+="${joined:+|}$line"; done
+    it_show "$joined"
+}
+
 # audit_expect PRI FIELDS: exactly one record since the last marker, `<PRI>bridgekeeper-helper[PID]: FIELDS`.
 audit_expect() {
     audit_collect
     if [ ${#AUDIT_LINES[@]} -ne 1 ]; then
-        local all
-        all=$(printf '%s|' "${AUDIT_LINES[@]}")
-        it_problem "expected exactly one record, got ${#AUDIT_LINES[@]}: '$(it_show "$all")'"
+        it_problem "expected exactly one record, got ${#AUDIT_LINES[@]}: '$(audit_shown)'"
         return
     fi
     local record=${AUDIT_LINES[0]} pattern='^<([0-9]+)>bridgekeeper-helper\[([1-9][0-9]*)\]: (.*)$'
@@ -114,7 +120,7 @@ audit_expect() {
 # audit_expect_none: no record since the last marker.
 audit_expect_none() {
     audit_collect
-    [ ${#AUDIT_LINES[@]} -eq 0 ] || it_problem "expected no record, got '$(it_show "$(printf '%s|' "${AUDIT_LINES[@]}")")'"
+    [ ${#AUDIT_LINES[@]} -eq 0 ] || it_problem "expected no record, got '$(audit_shown)'"
 }
 
 # audit_mode s|c|r: it_mode plus the record's caller fields (IDS) and mode token (TOKEN).
@@ -173,6 +179,15 @@ for m in $IT_MODES; do
     acl 'allow br0\n'
     attached_check "$p/attached" br0 "" /etc/qemu/bridge.conf:1
     attached_check "$p/attached-through-altname" brzero device=br0 /etc/qemu/bridge.conf:1
+    # A peer that closed its end before the descriptor came: the hand-off fails (EPIPE).
+    it_begin
+    it_run "${AS[@]}" "$BCLIENT" early "$HELPER" --br=br0 '--fd={fd}'
+    it_expect_finished
+    fd=$(printf '%s' "$IT_OUT" | sed -n 's/.*helper_fd=\([0-9]*\).*/\1/p')
+    it_expect stderr "could not send the TAP descriptor over --fd=$fd: Broken pipe; the TAP was removed"$'\n' "$IT_ERR"
+    it_expect_no_taps
+    audit_expect 84 "result=refused $IDS bridge=br0 reason=handoff mode=$TOKEN netns=$NETNS"
+    it_end "$p/handoff"
     acl '# site policy\nallow all\ninclude /etc/qemu/deny.conf\n'
     it_acl_text 'deny br1\n' /etc/qemu/deny.conf
     attached_check "$p/attached-allow-all" br0 "" /etc/qemu/bridge.conf:2
