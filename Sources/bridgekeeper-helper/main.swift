@@ -61,18 +61,20 @@ case .success(.attach(let parsed)):
 
 // 5. Keep only the caller's socket among inherited descriptors; make sure the memory limits
 //    leave room for the ACL walk.
-//    The platform detects the privilege mode (and the network namespace, for the record) once
-//    the inherited descriptors are gone, so its socket always finds a free number.
 ProcessHygiene.closeInheritedDescriptors(keeping: request.socket)
 attach(request, caller: caller)
 
 /// Steps 5 (the memory limits) and 6, in a function so the platform is not a global.
 func attach(_ request: HelperArguments, caller: Credentials) -> Never {
+    if let shortfall = ProcessHygiene.ensureMemoryLimits() {
+        // Refused before the platform exists: the privilege probe runs for the record only.
+        Diagnostics.refuse(.memoryLimit(MemoryLimitProblem(shortfall)),
+                           audit: auditContext(caller: caller, bridge: request.bridge, probe: PrivilegeProbe.detect(caller)))
+    }
+    // The platform detects the privilege mode, and on the way the network namespace the record
+    // names, once the inherited descriptors are gone and the memory limits are in place.
     let platform = LinuxPlatform(caller: caller)
     let audit = auditContext(caller: caller, bridge: request.bridge, probe: platform.probe)
-    if let shortfall = ProcessHygiene.ensureMemoryLimits() {
-        Diagnostics.refuse(.memoryLimit(MemoryLimitProblem(shortfall)), audit: audit)
-    }
 
     // 6. Validate, open /dev/net/tun, drop privileges, read the ACL, resolve the bridge and decide
     //    on all its names, create and attach the TAP, drop the last capability, send the
