@@ -1,3 +1,4 @@
+import BridgeSystem
 import Glibc
 
 /// The helper's only output paths. stdout is written only for --help/--version: QEMU's stdout
@@ -8,6 +9,21 @@ public enum Diagnostics {
     public static func fail(_ failure: HelperFailure) -> Never {
         write(failure.message + "\n", to: 2)
         exit(1)
+    }
+
+    /// A refusal of a request: the same stderr line and exit status as `fail`, with the audit
+    /// record sent after the line is written (the caller is not kept waiting for the log).
+    public static func refuse(_ failure: HelperFailure, audit context: AuditContext) -> Never {
+        write(failure.message + "\n", to: 2)
+        audit(.refused(failure), context: context)
+        exit(1)
+    }
+
+    /// Sends the outcome's audit record to the system log. Whatever happens there (no /dev/log,
+    /// not a socket, a full queue) is ignored: it never blocks, prints or changes the result.
+    public static func audit(_ outcome: HelperOutcome, context: AuditContext) {
+        guard let record = AuditRecord.render(outcome, context: context) else { return }
+        SystemLog.send(record)
     }
 
     public static func printAndExit(_ text: String) -> Never {

@@ -7,13 +7,15 @@ import Glibc
 /// Holds the descriptors the helper owns; the caller's socket is only borrowed.
 public final class LinuxPlatform: HelperPlatform {
     let caller: Credentials
-    let mode: PrivilegeMode
+    /// The privilege mode and the network namespace, detected once (the audit record reads both).
+    public let probe: PrivilegeProbe
+    var mode: PrivilegeMode { probe.mode }
     var tun: TunControl?
     var tap: TapDevice?
 
     public init(caller: Credentials) {
         self.caller = caller
-        self.mode = PrivilegeMode.detect(caller)
+        self.probe = PrivilegeProbe.detect(caller)
     }
 
     public func checkHandoffSocket(_ fd: Int32) -> HandoffSocket.Problem? {

@@ -32,27 +32,53 @@ public enum PrivilegeMode: Equatable, Sendable {
     case userNamespace(UserNamespaceProblem)
 
     public static func detect(_ credentials: Credentials) -> PrivilegeMode {
+        PrivilegeProbe.detect(credentials).mode
+    }
+}
+
+/// What the helper learns about its privilege before it acts: the mode, and on the way the
+/// network namespace it acts in (for the audit record).
+public struct PrivilegeProbe: Equatable, Sendable {
+    public let mode: PrivilegeMode
+    /// The inode of this process's network namespace, from the descriptor SIOCGSKNS returned
+    /// during the user-namespace check (no path involved). Nil when the process could not ask
+    /// (no CAP_NET_ADMIN over that namespace, as in modes `.none` and most `.userNamespace`).
+    public let networkNamespace: UInt64?
+
+    public init(mode: PrivilegeMode, networkNamespace: UInt64?) {
+        self.mode = mode
+        self.networkNamespace = networkNamespace
+    }
+
+    public static func detect(_ credentials: Credentials) -> PrivilegeProbe {
         let capabilities = CapabilitySet.current()
+        var networkNamespace: UInt64?
         if capabilities.permits(CAP_NET_ADMIN) {
             // The kernel's answer needs CAP_NET_ADMIN effective (a `+p`-only file capability
             // starts without it).
             if capabilities.effective & (1 << UInt64(CAP_NET_ADMIN)) == 0 { Privileges.makeEffective(CAP_NET_ADMIN) }
             // The decision that matters: privilege in a user namespace other than the initial
             // one is no privilege over the host's network. Asked of the kernel, not of /proc.
-            switch UserNamespace.ownerOfCurrentNetworkNamespace() {
+            let inspected = UserNamespace.inspectCurrentNetworkNamespace()
+            networkNamespace = inspected.networkNamespace
+            switch inspected.owner {
             case .initial: break
-            case .other: return .userNamespace(.inside)
-            case .unknown(let errno): return .userNamespace(.cannotTell(errno))
+            case .other: return PrivilegeProbe(mode: .userNamespace(.inside), networkNamespace: networkNamespace)
+            case .unknown(let errno):
+                return PrivilegeProbe(mode: .userNamespace(.cannotTell(errno)), networkNamespace: networkNamespace)
             }
         }
         // Without CAP_NET_ADMIN the helper can do nothing to any network; the drop refuses
         // (naming the missing capability) or the mode is `.none`.
         if credentials.effectiveUser == 0 {
-            return credentials.realUser == 0 ? .root : .setuidRoot
+            return PrivilegeProbe(mode: credentials.realUser == 0 ? .root : .setuidRoot, networkNamespace: networkNamespace)
         }
-        if capabilities.permits(CAP_NET_ADMIN) { return .fileCapability }
+        if capabilities.permits(CAP_NET_ADMIN) {
+            return PrivilegeProbe(mode: .fileCapability, networkNamespace: networkNamespace)
+        }
         // Without privilege the helper refuses either way; /proc only picks the clearer message.
-        return UserNamespace.mapLooksInitial() ? .none : .userNamespace(.inside)
+        let mode: PrivilegeMode = UserNamespace.mapLooksInitial() ? .none : .userNamespace(.inside)
+        return PrivilegeProbe(mode: mode, networkNamespace: networkNamespace)
     }
 }
 
@@ -79,19 +105,29 @@ public enum UserNamespace {
     /// other user namespace cannot. The effective set is as the process started: setuid root
     /// and `setcap cap_net_admin+ep` both start with CAP_NET_ADMIN effective.
     public static func ownerOfCurrentNetworkNamespace() -> Owner {
+        inspectCurrentNetworkNamespace().owner
+    }
+
+    /// `ownerOfCurrentNetworkNamespace()`, plus the network namespace's own inode when SIOCGSKNS
+    /// answered (nil otherwise).
+    public static func inspectCurrentNetworkNamespace() -> (owner: Owner, networkNamespace: UInt64?) {
         let socket: FileDescriptor
         do {
             socket = try FileDescriptor.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue))
         } catch {
-            return .unknown(error.errno)
+            return (.unknown(error.errno), nil)
         }
         var inode: UInt64 = 0
-        guard bk_netns_owner_inode(socket.rawValue, &inode) == 0 else {
+        var netns: UInt64 = 0
+        let status = bk_netns_owner_inode(socket.rawValue, &inode, &netns)
+        let saved = Errno.current
+        let networkNamespace: UInt64? = netns == 0 ? nil : netns
+        guard status == 0 else {
             // EPERM: no CAP_NET_ADMIN over this network namespace, although the process looked
             // privileged: the privilege belongs to another user namespace.
-            return errno == EPERM ? .other : .unknown(.current)
+            return (saved == .notPermitted ? .other : .unknown(saved), networkNamespace)
         }
-        return inode == bk_initial_user_namespace_inode ? .initial : .other
+        return (inode == bk_initial_user_namespace_inode ? .initial : .other, networkNamespace)
     }
 
     /// Whether /proc/self/uid_map reads as the initial namespace's identity map. Only used to

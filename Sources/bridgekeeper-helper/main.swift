@@ -3,6 +3,9 @@
 // HelperFailure in BridgeHelper/Messages.swift) and exits 1. Two exits print nothing: a build
 // without the pre-init hook, and a socket on fd 0-2 that could be neither moved nor covered (a
 // message would reach the client's socket). The only exit 0 is after the TAP descriptor was sent.
+// Audit trail: every request (argv parsed into an attach command) sends exactly one record to
+// the system log (BridgeHelper/AuditRecord.swift): after the descriptor was sent, or after the
+// refusal's stderr line. A usage error, --help and --version are not requests and send none.
 import BridgeHelper
 import BridgeSystem
 import CHelperEntry
@@ -36,7 +39,12 @@ let namedSocket: Int32? = if case .success(.attach(let parsed)) = command { pars
 let movedSocket: Int32?
 switch ProcessHygiene.keepClientSocketsOffStandardDescriptors(named: namedSocket) {
 case .success(let moved): movedSocket = moved
-case .failure(let error): Diagnostics.fail(.socketNotMovable(fd: error.descriptor))
+case .failure(let error):
+    // Only an attach command names a socket, so this is a request and is audited. The socket
+    // was closed or covered, so the probe's and the log's sockets cannot be mistaken for it.
+    let bridge: [UInt8] = if case .success(.attach(let parsed)) = command { parsed.bridge } else { [] }
+    Diagnostics.refuse(.socketNotMovable(fd: error.descriptor),
+                       audit: auditContext(caller: caller, bridge: bridge, probe: PrivilegeProbe.detect(caller)))
 }
 
 let request: HelperArguments
@@ -54,13 +62,36 @@ case .success(.attach(let parsed)):
 // 5. Keep only the caller's socket among inherited descriptors; make sure the memory limits
 //    leave room for the ACL walk.
 ProcessHygiene.closeInheritedDescriptors(keeping: request.socket)
-if let shortfall = ProcessHygiene.ensureMemoryLimits() { Diagnostics.fail(.memoryLimit(MemoryLimitProblem(shortfall))) }
+attach(request, caller: caller)
 
-// 6. Validate, open /dev/net/tun, drop privileges, read the ACL, resolve the bridge and decide on
-//    all its names, create and attach the TAP, drop the last capability, send the descriptor.
-switch Helper.attach(request, platform: LinuxPlatform(caller: caller)) {
-case .refused(let failure):
-    Diagnostics.fail(failure)
-case .attached:
-    exit(0)
+/// Steps 5 (the memory limits) and 6, in a function so the platform is not a global.
+func attach(_ request: HelperArguments, caller: Credentials) -> Never {
+    if let shortfall = ProcessHygiene.ensureMemoryLimits() {
+        // Refused before the platform exists: the privilege probe runs for the record only.
+        Diagnostics.refuse(.memoryLimit(MemoryLimitProblem(shortfall)),
+                           audit: auditContext(caller: caller, bridge: request.bridge, probe: PrivilegeProbe.detect(caller)))
+    }
+    // The platform detects the privilege mode, and on the way the network namespace the record
+    // names, once the inherited descriptors are gone and the memory limits are in place.
+    let platform = LinuxPlatform(caller: caller)
+    let audit = auditContext(caller: caller, bridge: request.bridge, probe: platform.probe)
+
+    // 6. Validate, open /dev/net/tun, drop privileges, read the ACL, resolve the bridge and decide
+    //    on all its names, create and attach the TAP, drop the last capability, send the
+    //    descriptor; then the audit record (the client already has its descriptor).
+    switch Helper.attach(request, platform: platform) {
+    case .refused(let failure):
+        Diagnostics.refuse(failure, audit: audit)
+    case .attached(let report):
+        Diagnostics.audit(.attached(report), context: audit)
+        exit(0)
+    }
+}
+
+/// The record's facts that the outcome does not carry. The network namespace comes from the
+/// privilege probe's SIOCGSKNS descriptor; without CAP_NET_ADMIN (modes none and userns, where
+/// the helper acts on nothing) only /proc/self/ns/net can tell, which is informational.
+func auditContext(caller: Credentials, bridge: [UInt8], probe: PrivilegeProbe) -> AuditContext {
+    AuditContext(pid: getpid(), user: caller.realUser, group: caller.realGroup, bridge: bridge, mode: probe.mode,
+                 networkNamespace: probe.networkNamespace ?? NetworkNamespace.inodeFromProcfs())
 }

@@ -4,7 +4,8 @@
 # - a private network namespace (bridges, TAPs and addresses live and die with it);
 # - a private mount namespace with sysfs remounted for that network namespace, an overlay over
 #   /etc (so /etc/qemu can be created and filled without touching the host's /etc), and our own
-#   /dev/net/tun node (mode chosen per test) bind-mounted over the host's;
+#   /dev/net/tun node (mode chosen per test) bind-mounted over the host's; the host's /dev/log,
+#   if any, covered by /dev/null (the helper's audit records never reach the host's log);
 # - a scratch directory (0755, root-owned) for the installed helper copies.
 # Usage: source Tests/lib/sandbox.sh; bk_enter_sandbox "$@"   (re-executes the script inside)
 
@@ -29,6 +30,9 @@ bk_enter_sandbox() {
     mknod "$BK_SCRATCH/tun" c 10 200
     chmod 0600 "$BK_SCRATCH/tun"
     mount --bind "$BK_SCRATCH/tun" /dev/net/tun || bk_die "cannot bind a private /dev/net/tun"
+    # The helper sends an audit record per request to /dev/log: keep the host's system log out of
+    # every test (the bind lands on the socket /dev/log points to, in this mount namespace only).
+    if [ -e /dev/log ]; then mount --bind /dev/null /dev/log || bk_die "cannot hide the host's /dev/log"; fi
 }
 
 bk_leave_sandbox() {

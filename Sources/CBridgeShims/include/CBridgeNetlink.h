@@ -71,8 +71,10 @@ int bk_tun_set_hwaddr(int tunfd, const uint8_t mac[6]);
 /// The inode number of the user namespace that owns the network namespace of `sock`, through
 /// SIOCGSKNS (socket -> its network namespace) and NS_GET_USERNS (-> the owning user namespace).
 /// Nothing here goes through a path, so no mount or chroot can change the answer. SIOCGSKNS
-/// needs CAP_NET_ADMIN over that network namespace (EPERM otherwise).
-int bk_netns_owner_inode(int sock, uint64_t *inode);
+/// needs CAP_NET_ADMIN over that network namespace (EPERM otherwise). On the way, the network
+/// namespace's own inode goes to `*netns` (when not NULL) as soon as SIOCGSKNS succeeded, even
+/// if NS_GET_USERNS then fails: the audit record names the namespace the helper acted in.
+int bk_netns_owner_inode(int sock, uint64_t *inode, uint64_t *netns);
 /// The initial user namespace's fixed nsfs inode number (PROC_USER_INIT_INO, 0xEFFFFFFD), stable
 /// kernel ABI since Linux 3.8.
 extern const uint64_t bk_initial_user_namespace_inode;

@@ -106,6 +106,12 @@ int bk_sigrtmax(void);
 /// returns 0 (see Makefile); nothing at run time (no environment variable) can enable it.
 int bk_test_hooks_enabled(void);
 
+/// Sends `length` bytes as one datagram to the AF_UNIX socket bound at `path` (the system log):
+/// a fresh SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK socket, sendto with MSG_DONTWAIT|MSG_NOSIGNAL,
+/// closed again. Never blocks: a full receive queue is EAGAIN, a missing path ENOENT, a path
+/// that is not a datagram socket ECONNREFUSED or EPROTOTYPE. See systemlog.c.
+int bk_send_datagram(const char *path, const void *data, size_t length);
+
 #ifdef __cplusplus
 }
 #endif
