@@ -110,8 +110,11 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
 
+# The helper against the stock helper (scripts/bench.sh), then `bridgekeeper matrix` for 10,000
+# users and 10 bridges (scripts/bench-matrix.sh).
 bench: deps-test build
 	scripts/bench.sh
+	scripts/bench-matrix.sh
 
 clean:
 	rm -rf .build $(HELPER_BUILD) $(HOOKS_BUILD)
