@@ -79,11 +79,12 @@ int bk_tun_set_hwaddr(int tunfd, const uint8_t mac[6]) {
 const uint64_t bk_initial_user_namespace_inode = 0xEFFFFFFDU;
 
 int bk_netns_owner_inode(int sock, uint64_t *inode, uint64_t *netns_inode) {
-    int netns = ioctl(sock, SIOCGSKNS);
+    // Both ioctls take no argument; an explicit 0 keeps the variadic slot defined.
+    int netns = ioctl(sock, SIOCGSKNS, 0);
     if (netns < 0) return -1;
     struct stat info;
     if (netns_inode != NULL && fstat(netns, &info) == 0) *netns_inode = (uint64_t)info.st_ino;
-    int userns = ioctl(netns, NS_GET_USERNS);
+    int userns = ioctl(netns, NS_GET_USERNS, 0);
     int saved = errno;
     close(netns);
     if (userns < 0) { errno = saved; return -1; }
