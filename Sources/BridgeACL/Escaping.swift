@@ -29,4 +29,28 @@ public enum Escaping {
         out.unicodeScalars.append(digits[Int(byte & 0x0F)])
         return out
     }
+
+    /// A JSON string literal for the audit commands' documents: `"`, `\\` and control
+    /// characters escaped (`\n`, `\t`, `\r`, else `\u00XX`), everything else as it is. Callers
+    /// pass text already made printable by `escape`, so the JSON says the same bytes as the text.
+    public static func json(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
 }

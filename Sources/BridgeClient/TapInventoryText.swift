@@ -103,17 +103,7 @@ enum JSONText {
     }
 
     /// A text that is already escaped (printable ASCII), such as `SourceLocation.description`.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for character in text.unicodeScalars {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            default: out.unicodeScalars.append(character)
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { Escaping.json(text) }
 }
 
 extension String {

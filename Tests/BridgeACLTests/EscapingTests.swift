@@ -94,3 +94,13 @@ struct EscapingTests {
         #expect(location.description == "/etc/qemu/a\\x0ab.conf:7")
     }
 }
+
+@Suite("Escaping.json")
+struct JSONEscapingTests {
+    @Test func quotesBackslashesAndControls() {
+        #expect(Escaping.json("br0") == "\"br0\"")
+        #expect(Escaping.json("a\"b\\c") == "\"a\\\"b\\\\c\"")
+        #expect(Escaping.json("\n\t\r\u{1}\u{7F}") == "\"\\n\\t\\r\\u0001\\u007f\"")
+        #expect(Escaping.json(Escaping.escape([0x1B, 0x27, 0x5C])) == "\"\\\\x1b\\\\x27\\\\x5c\"")
+    }
+}

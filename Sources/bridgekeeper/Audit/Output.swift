@@ -4,28 +4,8 @@ import Glibc
 /// Small renderers for the audit commands' JSON and CSV. The JSON is written by hand so that
 /// keys keep the documented order and every document is the same bytes for the same facts.
 enum JSON {
-    /// A JSON string literal. Inputs are already escaped to printable ASCII by `Escaping`, but
-    /// quotes, backslashes and control characters are escaped here regardless.
-    static func string(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (one writer for every command: `Escaping.json`).
+    static func string(_ value: String) -> String { Escaping.json(value) }
 
     static func optional(_ value: String?) -> String { value.map(string) ?? "null" }
 }
