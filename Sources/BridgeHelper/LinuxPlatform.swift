@@ -105,11 +105,12 @@ public final class LinuxPlatform: HelperPlatform {
     }
 
     /// The kernel work, in the stock helper's order (create, MTU, MAC, attach, up) with the mark
-    /// (`TapMark`, the interface alias) set and read back right after creating: a TAP is never
-    /// on a bridge without it. The bridge is named by its index, never by a name that could
-    /// resolve to another device meanwhile, and the TAP's master is read back before it counts
-    /// as attached. If any step fails, the TAP's only descriptor is closed on the way out and
-    /// the kernel removes the TAP.
+    /// (`TapMark`, the interface alias) set right after creating: a TAP is never on a bridge
+    /// without it. The bridge is named by its index, never by a name that could resolve to
+    /// another device meanwhile. One read-back after attaching checks both the mark as the
+    /// kernel stored it and the TAP's master, before the TAP is brought up and counts as
+    /// attached. If any step fails, the TAP's only descriptor is closed on the way out and the
+    /// kernel removes the TAP.
     public static func configureTap(_ control: consuming TunControl, bridge: NetworkDevice, mtu: UInt32,
                                     virtioNetHeader: Bool, owner: uid_t, mark: [UInt8]) throws(HelperFailure) -> ConfiguredTap {
         let name = bridge.canonicalName
@@ -134,16 +135,13 @@ public final class LinuxPlatform: HelperPlatform {
         let netlink: RouteNetlink
         do { netlink = try RouteNetlink() } catch { throw .tapSetup(.netlink, error.errno, bridge: name) }
         // The mark needs CAP_NET_ADMIN (effective now), so the descriptor's holder cannot change
-        // it later; what the kernel stored is read back, since it would cut nothing silently
-        // only as long as the rendering stays within its limit.
+        // it later; what the kernel stored is read back below (the kernel would cut a longer
+        // alias silently; the rendering stays within the limit, the read-back proves it).
         do {
             try netlink.change(LinkChange.alias(mark, index: index, sequence: netlink.nextSequence()), what: "alias")
         } catch {
             throw .tapSetup(.mark(tap), error.errno, bridge: name)
         }
-        let stored: [UInt8]?
-        do { stored = try netlink.link(index: index)?.alias } catch { throw .tapSetup(.mark(tap), error.errno, bridge: name) }
-        guard stored == mark else { throw .tapSetup(.markReadBack(tap), Errno(rawValue: EPROTO), bridge: name) }
         do {
             try netlink.change(LinkChange.mtu(mtu, index: index, sequence: netlink.nextSequence()), what: "mtu")
         } catch {
@@ -160,16 +158,17 @@ public final class LinuxPlatform: HelperPlatform {
         } catch {
             throw .tapSetup(.attach, error.errno, bridge: name)
         }
-        let master: Int32?
-        do { master = try netlink.link(index: index)?.master } catch { throw .tapSetup(.attach, error.errno, bridge: name) }
-        guard master == bridge.index else {
+        let stored: LinkDescription?
+        do { stored = try netlink.link(index: index) } catch { throw .tapSetup(.attach, error.errno, bridge: name) }
+        if stored?.master != bridge.index || stored?.alias != mark {
             // Detach explicitly; closing the descriptor on the way out then removes the TAP.
             do {
                 try netlink.change(LinkChange.master(0, index: index, sequence: netlink.nextSequence()), what: "detach")
             } catch {
                 // Nothing more to do: the refusal below closes the TAP, which removes it anyway.
             }
-            throw .attachNotVerified(tap: tap, bridge: name, master: master)
+            if stored?.alias != mark { throw .tapSetup(.markReadBack(tap), Errno(rawValue: EPROTO), bridge: name) }
+            throw .attachNotVerified(tap: tap, bridge: name, master: stored?.master)
         }
         do {
             try netlink.change(LinkChange.up(index: index, sequence: netlink.nextSequence()), what: "up")
