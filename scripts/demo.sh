@@ -12,9 +12,10 @@ helper=$(bk_install "$root/.build-helper/release/bridgekeeper-helper" bridgekeep
 install -m 0755 "$root/.build/release/bridgekeeper" "$BK_SCRATCH/bin/bridgekeeper"
 cli=$BK_SCRATCH/bin/bridgekeeper
 
-say "A private world: bridges br0 (MTU 1400) and brmgmt, /dev/net/tun mode 0600 (as on this host)"
+say "A private world: bridges br0 (MTU 1400) and brmgmt (also named mgmt), /dev/net/tun mode 0600 (as on this host)"
 bk_bridge br0 1400
 bk_bridge brmgmt
+ip link property add dev brmgmt altname mgmt
 ip -br link show type bridge
 bk_acl <<'ACL'
 # demo policy
@@ -33,6 +34,9 @@ tap=$(echo "$line" | sed -n 's/.*tap=\([^ ]*\).*/\1/p')
 echo "--- while the descriptor is open, the kernel shows:"
 ip -d link show "$tap" | sed 's/^/    /' | grep -E "$tap|bridge_slave|tun type" | head -3 | cut -c1-120
 echo "    owner uid (sysfs): $(cat "/sys/class/net/$tap/owner")"
+echo "    mark (interface alias, only CAP_NET_ADMIN can change it): $(cat "/sys/class/net/$tap/ifalias")"
+echo "--- bridgekeeper taps (the inventory, as root):"
+"$cli" taps | sed 's/^/    /'
 exec {HOLD[1]}>&-
 wait "$HOLD_PID"
 echo "--- after the descriptor is closed: TAPs left: $(bk_taps | wc -l)"
@@ -40,14 +44,22 @@ echo "--- after the descriptor is closed: TAPs left: $(bk_taps | wc -l)"
 say "As nobody, ask for brmgmt (denied by a rule)"
 bk_as_nobody "$cli" try --helper "$helper" --br brmgmt || echo "    (exit status $?)"
 
+say "As nobody, ask for mgmt: another name of brmgmt is the same device (the stock helper would attach it)"
+bk_as_nobody "$cli" try --helper "$helper" --br mgmt || echo "    (exit status $?)"
+
 say "As nobody, ask for br9 (no rule allows it)"
 bk_as_nobody "$cli" try --helper "$helper" --br br9 || echo "    (exit status $?)"
+
+say "Why may nobody use br0? bridgekeeper explain evaluates as that user, with the helper's code"
+"$cli" explain --user nobody br0 | sed 's/^/    /' || true
 
 say "A user-owned include is refused, not trusted (the stock helper would honour it)"
 echo "include /etc/qemu/nobody.conf" >> /etc/qemu/bridge.conf
 echo "allow all" | bk_acl /etc/qemu/nobody.conf
 chown 65534 /etc/qemu/nobody.conf
 bk_as_nobody "$cli" try --helper "$helper" --br br0 || echo "    (exit status $?)"
+echo "--- bridgekeeper lint says the same before anyone asks:"
+"$cli" lint | sed 's/^/    /' || echo "    (exit status $?)"
 
 say "TAPs left in the namespace: $(bk_taps | wc -l). The namespace is now deleted; the host was not touched."
 
