@@ -17,15 +17,10 @@ struct PolicyLoaderTests {
     }
 
     /// The error of a policy that must not load, with its exact message.
+    /// The error of a policy that must not load, with its exact message (Support.swift).
     func expectError(_ result: Result<Policy, PolicyError>, _ expected: PolicyError, message: String,
-                     sourceLocation: Testing.SourceLocation = #_sourceLocation) {
-        guard case .failure(let error) = result else {
-            Issue.record("expected \(expected), got a policy", sourceLocation: sourceLocation)
-            return
-        }
-        #expect(error == expected, sourceLocation: sourceLocation)
-        #expect(error.description == message, sourceLocation: sourceLocation)
-        #expect(ACLMessages.refusal(error) == "access denied by acl file: " + message, sourceLocation: sourceLocation)
+                sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        expectPolicyError(result, expected, message: message, sourceLocation: sourceLocation)
     }
 
     @Test func singleFile() throws {

@@ -102,3 +102,15 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// The error of a policy that must not load: the value, its description and the helper's line.
+func expectPolicyError(_ result: Result<Policy, PolicyError>, _ expected: PolicyError, message: String,
+                       sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    guard case .failure(let error) = result else {
+        Issue.record("expected \(expected), got a policy", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(error == expected, sourceLocation: sourceLocation)
+    #expect(error.description == message, sourceLocation: sourceLocation)
+    #expect(ACLMessages.refusal(error) == "access denied by acl file: " + message, sourceLocation: sourceLocation)
+}

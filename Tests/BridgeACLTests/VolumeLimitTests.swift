@@ -28,15 +28,10 @@ struct VolumeLimitTests {
         return text
     }
 
+    /// A policy that must not load, with its exact message (Support.swift).
     func expectFailure(_ result: Result<Policy, PolicyError>, _ expected: PolicyError, message: String,
-                       sourceLocation: Testing.SourceLocation = #_sourceLocation) {
-        guard case .failure(let error) = result else {
-            Issue.record("expected \(expected), got a policy", sourceLocation: sourceLocation)
-            return
-        }
-        #expect(error == expected, sourceLocation: sourceLocation)
-        #expect(error.description == message, sourceLocation: sourceLocation)
-        #expect(ACLMessages.refusal(error) == "access denied by acl file: " + message, sourceLocation: sourceLocation)
+                sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        expectPolicyError(result, expected, message: message, sourceLocation: sourceLocation)
     }
 
     /// A top-level file that allows br0 and includes a.conf, b.conf, c.conf, d.conf; a-c are
