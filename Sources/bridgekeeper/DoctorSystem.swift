@@ -259,27 +259,40 @@ struct HostDoctor {
         ["/usr/sbin/", "/sbin/", "/usr/bin/"].map { $0 + name }.first { access($0, X_OK) == 0 }
     }
 
-    /// Runs a listing tool with an empty environment; its stdout, or why it failed.
+    /// Runs a listing tool with an empty environment (ChildProcess, without Foundation's Process
+    /// and its run loop), stdout and stderr into one pipe: its output, or why it failed.
     func run(_ path: String, _ arguments: [String]) -> ToolRun {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = [:]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return .failed("\(path): cannot run") }
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        let problem = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         let command = ([path] + arguments).joined(separator: " ")
-        guard process.terminationStatus == 0 else {
-            let first = String(decoding: problem, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-            return .failed("\(command) exited with \(process.terminationStatus)\(first.isEmpty ? "" : ": \(first)")")
+        var ends: [Int32] = [-1, -1]
+        // Close-on-exec at once: only the spawn's dup2 gives the write end to the child.
+        guard pipe(&ends) == 0 else { return .failed("\(command): pipe: \(Errno.current)") }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        let reading = FileDescriptor(owning: ends[0])
+        let words = CStringList(([path] + arguments).map { Array($0.utf8) })
+        let pid: pid_t
+        do throws(SystemError) {
+            pid = try ChildProcess.spawn(argv: words.pointers, descriptors: [InheritedDescriptor(ends[1], as: 1), InheritedDescriptor(ends[1], as: 2)])
+        } catch {
+            close(ends[1])
+            return .failed("\(command): \(error)")
         }
-        return .output(String(decoding: text, as: UTF8.self))
+        close(ends[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(reading.rawValue, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            output += buffer.prefix(count)
+        }
+        let status = ChildProcess.reap(pid).exitStatus
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0 else {
+            let first = text.split(separator: "\n").first.map(String.init) ?? ""
+            return .failed("\(command) exited with \(status)\(first.isEmpty ? "" : ": \(first)")")
+        }
+        return .output(text)
     }
 
     enum ToolRun {
