@@ -244,7 +244,11 @@ public enum DoctorChecks {
     static func vlan(_ name: String, _ link: LinkFacts, rules: [RuleFacts]) -> [Finding] {
         let tagged = rules.filter { $0.allow && $0.vlan != nil && $0.matches(name) }
         guard let first = tagged.first, let vid = first.vlan else { return [] }
-        guard link.vlanFiltering == true else {
+        guard let filtering = link.vlanFiltering else {
+            return [Finding(.error, "vlan", bridge: name, "\(first.location) gives vlan=\(vid) on \(name), but this kernel has no bridge VLAN filtering (no bridge/vlan_filtering): the VLAN cannot be enforced",
+                            fix: "use a kernel built with CONFIG_BRIDGE_VLAN_FILTERING, or remove vlan= from the rule")]
+        }
+        guard filtering else {
             return [Finding(.error, "vlan", bridge: name, "\(name) has vlan_filtering 0, but \(first.location) gives vlan=\(vid): the VLAN is stored and not enforced, so guests see every VLAN",
                             fix: "ip link set \(name) type bridge vlan_filtering 1")]
         }
