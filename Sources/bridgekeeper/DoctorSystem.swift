@@ -116,14 +116,14 @@ struct HostDoctor {
         let rules: [RuleFacts]?
         switch PolicyLoader.load(path: path, from: SafeFileReader()) {
         case .success(let policy):
-            // Until rules carry qualifiers and options, every rule is for everyone, without vlan=.
             rules = policy.rules.map { rule in
                 let bridge: String?
                 switch rule.bridge {
                 case .all: bridge = nil
                 case .named(let name): bridge = name.description
                 }
-                return RuleFacts(allow: rule.action == .allow, bridge: bridge, location: rule.location.description)
+                return RuleFacts(allow: rule.action == .allow, bridge: bridge, location: rule.location.description,
+                                 everyone: rule.match.isEmpty, vlan: rule.options.vlan)
             }
         case .failure:
             rules = nil
