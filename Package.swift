@@ -4,7 +4,7 @@
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> HelperArguments -> BridgeACL (pure, stdlib only)
 //                                              \-> BridgeSystem -> CBridgeShims, libcap, BridgeACL
 //   bridgekeeper (admin CLI)     -> BridgeHelper (the helper's decision values and messages), BridgeClient,
-//                                   BridgeSystem, BridgeLint (pure) -> BridgeACL, ArgumentParser
+//                                   BridgeSystem, BridgeLint and BridgeDoctor (pure) -> BridgeACL, ArgumentParser
 // BridgeACL also holds the facts both programs share (Installation: the ACL path, the version).
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
