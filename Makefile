@@ -48,7 +48,7 @@ BENCH  = .build/release/bridgekeeper-bench
 # (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl, python3).
 BUILD_DEPS = libcap-dev pkg-config
 RUN_DEPS   = iproute2 util-linux libcap2-bin
-TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3
+TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3 nftables
 
 .PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test fuzz bench clean
 
