@@ -123,6 +123,8 @@ public enum AuditRecord {
         case .tapSetup(.attach, let errno, _) where errno == .exchangeFull: return "bridge-full"
         case .tapSetup: return "kernel"
         case .attachNotVerified: return "not-attached"
+        case .vlanFilteringOff: return "vlan-filtering-off"
+        case .portNotVerified: return "port-not-verified"
         case .handoff: return "handoff"
         }
     }
@@ -155,6 +157,8 @@ public enum AuditRecord {
         case .denied(let decided): canonical = decided.names.canonical
         case .tapSetup(_, _, let bridge): canonical = bridge
         case .attachNotVerified(_, let bridge, _): canonical = bridge
+        case .vlanFilteringOff(let bridge, _): canonical = bridge
+        case .portNotVerified(_, let bridge, _): canonical = bridge
         default: return nil
         }
         return canonical.bytes == requested ? nil : canonical

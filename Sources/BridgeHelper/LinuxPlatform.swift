@@ -69,7 +69,8 @@ public final class LinuxPlatform: HelperPlatform {
         } else {
             kind = .other(driver: Self.driver(of: canonical))
         }
-        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind)
+        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind,
+                             vlanFiltering: link.bridge?.vlanFiltering ?? false, defaultPVID: link.bridge?.defaultPVID)
     }
 
     /// The ethtool driver name, only for the message about a device that is not a bridge.
