@@ -116,6 +116,8 @@ public enum Helper {
             if case .other(let driver) = device.kind { throw .notABridge(requested, driver: driver) }
             throw .notABridge(requested, driver: [])
         }
+        // A VLAN a non-filtering bridge would store and not enforce: refused before any TAP exists.
+        if let vlan = rule.options.vlan, !device.vlanFiltering { throw .vlanFilteringOff(bridge: device.canonicalName, vlan: vlan) }
         let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader,
                                                  rule: rule)
         try platform.dropAllCapabilities()

@@ -27,6 +27,13 @@ public protocol BridgePortKernel {
 extension RouteNetlink: BridgePortKernel {}
 
 extension LinuxPlatform {
+    /// The granting rule's port options (`vlan=`, `isolated`; `max=` is the quota's).
+    public static func configurePort(_ options: RuleOptions, tap: InterfaceName, index: Int32, bridge: NetworkDevice,
+                                     kernel: some BridgePortKernel) throws(HelperFailure) {
+        try configurePort(vlan: options.vlan, isolated: options.isolated, tap: tap, index: index, bridge: bridge,
+                          kernel: kernel)
+    }
+
     /// The granting rule's port settings on an attached TAP, before it is brought up (so QEMU
     /// never holds a TAP whose settings are not in place): `vlan=N` sets PVID N untagged and
     /// removes the bridge's default PVID from the port; `isolated` sets IFLA_BRPORT_ISOLATED.

@@ -187,8 +187,9 @@ public final class LinuxPlatform: HelperPlatform {
         }
         // Issue 10: the port's VLAN and isolation, then the quota, all before `up` and before
         // the descriptor can leave the helper.
-        if options != .none {
-            // Placeholder until the port settings and the quota land: never attach without them.
+        try configurePort(options, tap: tap, index: index, bridge: bridge, kernel: netlink)
+        if options.maxTaps != nil {
+            // Placeholder until the quota lands: never attach without it.
             throw .tapSetup(.netlink, Errno(rawValue: EOPNOTSUPP), bridge: name)
         }
         do {

@@ -256,3 +256,62 @@ struct PortMessageTests {
             "bridge 'trunk0' stopped filtering VLANs while tap3 was being set up; no TAP was left")
     }
 }
+
+@Suite("vlan= and isolated through Helper.attach")
+struct PortOrderTests {
+    func run(_ acl: String, filtering: Bool) throws -> (FakePlatform, HelperOutcome) {
+        let platform = FakePlatform(policy: policy(acl))
+        try platform.addBridge("trunk0", vlanFiltering: filtering)
+        let parsed = try #require(arguments([bytes("bridgekeeper-helper"), bytes("--br=trunk0"), bytes("--fd=3")]))
+        return (platform, Helper.attach(parsed, platform: platform))
+    }
+
+    /// No TAP is made for a VLAN the bridge would not enforce: the refusal comes right after the
+    /// device is resolved, before createAttachedTap.
+    @Test func noTapBeforeTheFilteringCheck() throws {
+        let (platform, outcome) = try run("allow trunk0 vlan=20\n", filtering: false)
+        #expect(outcome == .refused(.vlanFilteringOff(bridge: .fake("trunk0"), vlan: 20)))
+        #expect(platform.calls == Array(successCalls(bridge: "trunk0", vnet: false).prefix(6)))
+        #expect(!platform.calls.contains { $0.hasPrefix("createAttachedTap") })
+    }
+
+    /// The options reach the TAP's creation, which sets and reads them back before the
+    /// capabilities go and before the hand-off.
+    @Test(arguments: [("allow trunk0 vlan=20\n", true, ", vlan=20"), ("allow trunk0 vlan=20 isolated\n", true, ", vlan=20, isolated"),
+                      ("allow trunk0 isolated\n", false, ", isolated")])
+    func settingsBeforeTheHandOff(acl: String, filtering: Bool, rendered: String) throws {
+        let (platform, outcome) = try run(acl, filtering: filtering)
+        guard case .attached(let report) = outcome else { Issue.record("expected attached, got \(outcome)"); return }
+        var expected = successCalls(bridge: "trunk0", vnet: false)
+        expected[6] = String(expected[6].dropLast()) + rendered + ")"
+        #expect(platform.calls == expected)
+        #expect(report.rule.options.rendered.map { ", " + $0 }.joined() == rendered)
+    }
+
+    /// Only the granting rule's options apply: an earlier rule for other users does not.
+    @Test func onlyTheGrantingRulesOptions() throws {
+        let (platform, outcome) = try run("allow trunk0 uid=0 vlan=20\nallow trunk0\n", filtering: false)
+        guard case .attached = outcome else { Issue.record("expected attached, got \(outcome)"); return }
+        #expect(platform.calls == successCalls(bridge: "trunk0", vnet: false, rule: "/etc/qemu/bridge.conf:2"))
+    }
+
+    @Test func auditRecords() throws {
+        let rule = Rule(action: .allow, bridge: .named(.fake("trunk0")), location: SourceLocation(path: Installation.aclFile, line: 3),
+                        options: RuleOptions(vlan: 20, isolated: true))
+        let report = AttachReport(tap: .fake("tap5"), tapIndex: 9, bridge: DeviceNames(unresolved: .fake("trunk0")),
+                                  bridgeIndex: 4, rule: rule)
+        let context = auditContext(bridge: bytes("trunk0"))
+        #expect(record(.attached(report), context) ==
+            "<85>bridgekeeper-helper[4242]: result=attached uid=1001 gid=100 bridge=trunk0 tap=tap5 ifindex=9 rule=/etc/qemu/bridge.conf:3 vlan=20 isolated=1 mode=setuid netns=4026531840")
+        let vlanOnly = Rule(action: .allow, bridge: .all, location: SourceLocation(path: Installation.aclFile, line: 1),
+                            options: RuleOptions(vlan: 4094))
+        #expect(record(.attached(AttachReport(tap: .fake("tap5"), tapIndex: 9, bridge: DeviceNames(unresolved: .fake("trunk0")),
+                                              bridgeIndex: 4, rule: vlanOnly)), context) ==
+            "<85>bridgekeeper-helper[4242]: result=attached uid=1001 gid=100 bridge=trunk0 tap=tap5 ifindex=9 rule=/etc/qemu/bridge.conf:1 vlan=4094 mode=setuid netns=4026531840")
+        #expect(record(.refused(.vlanFilteringOff(bridge: .fake("trunk0"), vlan: 20)), context) ==
+            "<84>bridgekeeper-helper[4242]: result=refused uid=1001 gid=100 bridge=trunk0 reason=vlan-filtering-off mode=setuid netns=4026531840")
+        #expect(record(.refused(.portNotVerified(tap: .fake("tap5"), bridge: .fake("trunk0"), .isolated(found: nil))),
+                       auditContext(bridge: bytes("lan"))) ==
+            "<84>bridgekeeper-helper[4242]: result=refused uid=1001 gid=100 bridge=lan device=trunk0 reason=port-not-verified mode=setuid netns=4026531840")
+    }
+}
