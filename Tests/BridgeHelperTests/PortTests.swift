@@ -1,7 +1,6 @@
 import BridgeACL
 import BridgeHelper
 import BridgeSystem
-import CBridgeShims
 import Testing
 
 /// A bridge's port table as the kernel keeps it, driven by the requests' bytes: a new port holds
@@ -9,6 +8,10 @@ import Testing
 /// from the old one), RTM_DELLINK removes it, IFLA_PROTINFO sets the isolation flag. Knobs make
 /// it behave like kernels that do not take a setting.
 final class ScriptedPortKernel: BridgePortKernel {
+    // The kernel's numbers (pinned to the headers in BridgeSystemTests): RTM_SETLINK,
+    // IFLA_PROTINFO, IFLA_AF_SPEC, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_ISOLATED.
+    static let setLink: UInt16 = 19, protinfo: UInt16 = 12, afSpec: UInt16 = 26, vlanInfo: UInt16 = 2, isolatedFlag: UInt16 = 33
+
     var port: BridgePortState?
     var bridgeIndex: Int32
     var filteringAfter = true
@@ -41,18 +44,18 @@ final class ScriptedPortKernel: BridgePortKernel {
         if let failing, failing.what == what { throw SystemError(what, failing.errno) }
         let type = UInt16(bytes[4]) | UInt16(bytes[5]) << 8
         for (attribute, payload) in NetlinkAttributes(bytes[32...]) {
-            if attribute == bk_ifla_af_spec, !ignoresVLANs, let info = NetlinkAttributes(payload).first(bk_ifla_bridge_vlan_info) {
+            if attribute == Self.afSpec, !ignoresVLANs, let info = NetlinkAttributes(payload).first(Self.vlanInfo) {
                 let flags = UInt16(info[info.startIndex]) | UInt16(info[info.startIndex + 1]) << 8
                 let vid = UInt16(info[info.startIndex + 2]) | UInt16(info[info.startIndex + 3]) << 8
                 var vlans = port?.vlans.filter { $0.vid != vid } ?? []
-                if type == bk_rtm_setlink {
+                if type == Self.setLink {
                     if flags & 2 != 0 { vlans = vlans.map { BridgeVLAN(vid: $0.vid, flags: $0.flags & ~2) } }
                     vlans.append(BridgeVLAN(vid: vid, flags: flags))
                 }
                 port?.vlans = vlans
             }
-            if attribute == bk_ifla_protinfo {
-                let flag = NetlinkAttributes(payload).first(bk_ifla_brport_isolated)?.first
+            if attribute == Self.protinfo {
+                let flag = NetlinkAttributes(payload).first(Self.isolatedFlag)?.first
                 port?.isolated = knowsIsolation ? flag.map { $0 != 0 } : nil
             }
         }
