@@ -59,8 +59,12 @@ public enum AuditRecord {
             fields += caller(context)
             if let device = device(failure, requested: context.bridge) { fields.append(("device", value(device.bytes))) }
             fields.append(("reason", reason(failure)))
-            if case .denied(let decided) = failure, case .denied(let rule) = decided.decision {
-                fields.append(("rule", location(rule.location)))
+            if case .denied(let decided) = failure {
+                if case .denied(let rule) = decided.decision { fields.append(("rule", location(rule.location))) }
+                if case .unresolved(let unresolved) = decided.decision {
+                    fields.append(("rule", location(unresolved.rule.location)))
+                    fields.append((unresolved.kind == .user ? "unresolved-user" : "unresolved-group", value(unresolved.name)))
+                }
             }
         }
         fields.append(("mode", mode(context.mode)))
@@ -112,8 +116,10 @@ public enum AuditRecord {
         case .privilege(.callFailed), .privilege(.unexpectedState): return "privilege-drop"
         case .capabilities: return "capabilities"
         case .policy: return "acl-error"
+        case .callerGroups: return "caller-groups"
         case .denied(let decided):
             if case .denied = decided.decision { return "denied" }
+            if case .unresolved = decided.decision { return "unresolved-name" }
             // `.allowed` never arrives here (the helper refuses only a refusal); should it, the
             // record still says that no rule granted the request.
             return "not-allowed"

@@ -39,7 +39,7 @@ public struct AttachedTap: Equatable, Sendable {
 /// The one seam between the helper's decisions and the system: the real implementation talks to
 /// the kernel, the tests' implementation records calls. Methods are listed in the order the
 /// helper calls them.
-public protocol HelperPlatform: AnyObject {
+public protocol HelperPlatform: NameResolver {
     /// Nil if `fd` is an open, connected AF_UNIX stream/seqpacket socket; else what is wrong.
     func checkHandoffSocket(_ fd: Int32) -> HandoffSocket.Problem?
     /// Opens /dev/net/tun while still privileged (works with mode 0600 in setuid mode).
@@ -48,16 +48,19 @@ public protocol HelperPlatform: AnyObject {
     func dropPrivileges() throws(HelperFailure)
     /// Reads the ACL as the caller.
     func loadPolicy() -> Result<Policy, PolicyError>
+    /// The caller's uid and groups for rules with match keys (the real gid and the
+    /// supplementary groups the helper received).
+    func callerIdentity() throws(HelperFailure) -> CallerIdentity
     /// The device the kernel resolves `name` to in the caller's network namespace (by its
     /// canonical or any alternative name), or nil if there is none.
     func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice?
-    /// Creates the TAP (owner = caller), marks it (`TapMark`: the caller's real uid and `rule`,
-    /// the location of the allow rule that granted it, in the interface alias, read back),
+    /// Creates the TAP (owner = caller), marks it (`TapMark`: the caller's real uid and the
+    /// location of `rule`, the allow rule that granted it, in the interface alias, read back),
     /// copies the bridge MTU, sets the MAC prefix, attaches it to the bridge by index, checks
-    /// that it is attached there, and brings it up, with CAP_NET_ADMIN effective only for this
-    /// call.
+    /// that it is attached there, applies the rule's options (`RuleOptions`: port VLAN,
+    /// isolation, the quota), and brings it up, with CAP_NET_ADMIN effective only for this call.
     func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
-                           rule: SourceLocation) throws(HelperFailure) -> AttachedTap
+                           rule: Rule) throws(HelperFailure) -> AttachedTap
     /// Empties every capability set.
     func dropAllCapabilities() throws(HelperFailure)
     /// Sends the TAP descriptor over the socket.
@@ -97,7 +100,8 @@ public enum Helper {
         let names = device.map {
             DeviceNames(requested: requested, canonical: $0.canonicalName, alternatives: $0.alternativeNames)
         } ?? DeviceNames(unresolved: requested)
-        let decided = policy.decide(device: names)
+        let caller = try platform.callerIdentity()
+        let decided = policy.decide(device: names, caller: caller, resolver: platform)
         guard case .allowed(let rule) = decided.decision else { throw .denied(decided) }
         guard let device else { throw .bridgeMissing(requested) }
         guard case .bridge(let mtu) = device.kind else {
@@ -105,7 +109,7 @@ public enum Helper {
             throw .notABridge(requested, driver: [])
         }
         let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader,
-                                                 rule: rule.location)
+                                                 rule: rule)
         try platform.dropAllCapabilities()
         platform.pausePoint("before-send")
         try platform.handOff(to: arguments.socket)

@@ -24,8 +24,11 @@ extension HelperFailure {
         case .policy(let error):
             return ACLMessages.refusal(error)
         case .denied(let decided):
-            return ACLMessages.refusal(decided, topLevel: Installation.aclFile)
+            return ACLMessages.refusal(decided, topLevel: Installation.aclFile,
+                                       errorText: { Errno(rawValue: $0).description })
                 ?? "\(ACLMessages.deniedPrefix): bridge '\(decided.names.requested)'"
+        case .callerGroups(let errno):
+            return "cannot list your groups (getgroups: \(errno)); rules with user=, uid=, group= or gid= need them"
         case .bridgeMissing(let name):
             return "bridge '\(name)' does not exist in this network namespace; create it (ip link add \(name) type bridge) or ask an administrator"
         case .notABridge(let name, let driver):

@@ -46,7 +46,10 @@ public enum HelperFailure: Error, Equatable, Sendable {
     case privilege(PrivilegeError)
     /// The ACL could not be read or parsed (every such error refuses).
     case policy(PolicyError)
-    /// The ACL refuses this device (a deny, or no allow).
+    /// The caller's groups could not be listed (rules with match keys need them).
+    case callerGroups(Errno)
+    /// The ACL refuses this device (a deny, no allow, or a name the decision needs that does
+    /// not resolve).
     case denied(DeviceDecision)
     /// Allowed, but no device of that name exists in the caller's network namespace.
     case bridgeMissing(InterfaceName)
