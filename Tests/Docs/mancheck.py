@@ -9,9 +9,9 @@
       (-h/--help, --version) must be in the page's OPTIONS section.
 
   mancheck.py messages PAGE SWIFT...
-      Every string literal in the Swift files (the helper's message texts) matches the
-      rendered PAGE, with each interpolation `\\(...)` standing for any text: so every message
-      form the helper can print is written out in the page.
+      Every string literal in the Swift files (the helper's message texts) matches one line of
+      the rendered PAGE, with each interpolation `\\(...)` standing for any text: so every
+      message form the helper can print is written out in the page, on one line.
 
 Prints one line per missing item and exits 1 when something is missing, 0 otherwise.
 """
@@ -155,22 +155,41 @@ def swift_literals(text):
     return literals
 
 
-def rendered(page):
+def rendered_lines(page):
+    """The page as mandoc renders it on a 1000-column terminal: each paragraph and each list
+    tag on one line, blanks collapsed."""
     out = subprocess.run(["mandoc", "-T", "ascii", "-O", "width=1000", page], capture_output=True, text=True, check=True).stdout
     out = re.sub(r".\x08", "", out)  # overstrike (bold, underline)
-    return re.sub(r"\s+", " ", out)
+    return [re.sub(r"\s+", " ", line).strip() for line in out.splitlines() if line.strip()]
+
+
+def matches(parts, line):
+    """Whether `line` holds the fixed parts in order, each interpolation between them standing
+    for at least one character. Taking the earliest occurrence of each part in turn finds a
+    match whenever there is one (no regular expression: nested lazy wildcards backtrack
+    exponentially on a miss)."""
+    position = 0
+    for index, part in enumerate(parts):
+        if index > 0:
+            position += 1  # the interpolation before this part: at least one character
+        if part == "":
+            continue
+        found = line.find(part, position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return position <= len(line)
 
 
 def check_messages(page, sources):
-    text = rendered(page)
+    lines = rendered_lines(page)
     missing = []
     for source in sources:
         for parts in swift_literals(open(source, encoding="utf-8").read()):
-            fixed = "".join(parts)
-            if not re.search(r"[A-Za-z]{3}", fixed):
+            if not re.search(r"[A-Za-z]{3}", "".join(parts)):
                 continue  # punctuation or a separator, not a message form
-            pattern = ".+?".join(re.escape(re.sub(r"\s+", " ", part)) for part in parts)
-            if not re.search(pattern, text):
+            parts = [re.sub(r"\s+", " ", part) for part in parts]
+            if not any(matches(parts, line) for line in lines):
                 shown = "...".join(parts)
                 missing.append(f"{source}: message form not in {page}: \"{shown}\"")
     return missing
