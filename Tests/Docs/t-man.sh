@@ -106,9 +106,22 @@ check "bash -n accepts the bash completion" bash -n "$completions/bridgekeeper.b
 loads() {
     local out
     out=$(bash --norc --noprofile -c 'source "$1" && complete -p bridgekeeper' _ "$completions/bridgekeeper.bash") || return 1
-    case $out in "complete -F _bridgekeeper bridgekeeper"|"complete "*" bridgekeeper") echo "$out" >"$tmp/complete" ;; *) echo "unexpected: $out"; return 1 ;; esac
+    case $out in "complete "*"-F _bridgekeeper bridgekeeper") ;; *) echo "unexpected: $out"; return 1 ;; esac
 }
 check "sourcing the bash completion registers 'complete -p bridgekeeper'" loads
+# What bash offers for a command line (the words up to the cursor), one word a line.
+offers() {
+    bash --norc --noprofile -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+        COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; _bridgekeeper bridgekeeper "${!#}" "${@: -2:1}"
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$completions/bridgekeeper.bash" "$@"
+}
+completes() { # expected word, then the command line
+    local want=$1 out; shift
+    out=$(offers "$@") || return 1
+    grep -qx -- "$want" <<<"$out" || { echo "'$*' offers: $out"; return 1; }
+}
+check "bash completes 'bridgekeeper l' to lint" completes lint bridgekeeper l
+check "bash completes 'bridgekeeper lint --s' to --strict" completes --strict bridgekeeper lint --s
 subcommands_offered() {
     local shell sub
     for shell in bash zsh fish; do
