@@ -104,6 +104,8 @@ if [ "$INCLUDES" -gt 0 ]; then
     echo "# round trips with $INCLUDES per-user includes, as nobody with group $((INCLUDE_GID0 + INCLUDE_USER))" >&2
     echo
     included=0
+    # Written by the bench as nobody (stock's include samples, for the user= rules case below).
+    install -o 65534 -g 65534 -m 0644 /dev/null "$BK_SCRATCH/stock-includes.txt"
     setpriv --reuid=65534 --regid=65534 --groups=$((INCLUDE_GID0 + INCLUDE_USER)) -- \
         "$bench" --per-user-includes --ours "$ours" --stock "$stock" --stock-samples-out "$BK_SCRATCH/stock-includes.txt" \
         "$@" --bridge "$INCLUDE_BRIDGE" || included=$?
