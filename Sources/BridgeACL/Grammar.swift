@@ -49,13 +49,35 @@ public enum Grammar {
     /// Parses one line (without its `\n`). `nil` for blank lines and comments. Public for
     /// `bridgekeeper lint`, which reports every line the helper would refuse, not only the first.
     public static func parseLine(_ line: ArraySlice<UInt8>, location: SourceLocation) -> Result<Directive?, SyntaxError> {
+        switch parse(line, location: location, keeping: nil) {
+        case .directive(let directive): return .success(directive)
+        case .nothing, .droppedRule: return .success(nil)
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    /// What one line holds.
+    enum ParsedLine {
+        case directive(Directive)
+        /// A blank line or a comment.
+        case nothing
+        /// A valid rule whose bridge token `keeping` turned down: checked, not built.
+        case droppedRule
+        case failure(SyntaxError)
+    }
+
+    /// Parses one line. With `keeping`, a rule whose bridge token (the word after allow/deny,
+    /// `all` included) it turns down is checked exactly as thoroughly but not built: a policy
+    /// read for one device skips the cost of materialising the rules of every other bridge.
+    static func parse(_ line: ArraySlice<UInt8>, location: SourceLocation,
+                      keeping: ((ArraySlice<UInt8>) -> Bool)?) -> ParsedLine {
         // `at` is the offending byte's index in `line`'s indices (a token's start).
-        func fail(_ message: String, at index: Int) -> Result<Directive?, SyntaxError> {
+        func fail(_ message: String, at index: Int) -> ParsedLine {
             .failure(SyntaxError(location: location, message: message, column: index - line.startIndex + 1))
         }
         if let nul = line.firstIndex(of: 0) { return fail("the line contains a NUL byte", at: nul) }
         let tokens = Tokens(line)
-        guard let keyword = tokens.first else { return .success(nil) }
+        guard let keyword = tokens.first else { return .nothing }
         let arguments = tokens.arguments
 
         if Self.token(keyword, is: "allow") || Self.token(keyword, is: "deny") {
@@ -64,18 +86,20 @@ public enum Grammar {
             guard let nameToken = arguments.first else {
                 return fail("'\(word)' needs a bridge name or 'all'", at: keyword.startIndex)
             }
+            let keep = keeping?(nameToken) ?? true
             var match = RuleMatch()
             var options = RuleOptions.none
             if arguments.count > 1 {
                 // Qualifiers: every token after the bridge name (the line is scanned again only
                 // for such lines; a stock line never gets here).
                 var failure: SyntaxError?
-                var seen: [Qualifier] = []
+                var seen: UInt8 = 0
                 var index = 0
                 Self.forEachToken(line) { token in
                     index += 1
                     guard index > 2 else { return true }
-                    if let error = Self.parseQualifier(token, action: action, seen: &seen, match: &match, options: &options) {
+                    if let error = Self.parseQualifier(token, action: action, seen: &seen, match: &match, options: &options,
+                                                       store: keep) {
                         failure = SyntaxError(location: location, message: error.message,
                                               column: error.at - line.startIndex + 1)
                         return false
@@ -85,11 +109,16 @@ public enum Grammar {
                 if let failure { return .failure(failure) }
             }
             if Self.token(nameToken, is: "all") {
-                return .success(.rule(Rule(action: action, bridge: .all, location: location, match: match, options: options)))
+                if !keep { return .droppedRule }
+                return .directive(.rule(Rule(action: action, bridge: .all, location: location, match: match, options: options)))
             }
+            if let problem = InterfaceName.problem(nameToken) {
+                return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(problem.explanation)", at: nameToken.startIndex)
+            }
+            if !keep { return .droppedRule }
             do {
                 let name = try InterfaceName(validating: nameToken)
-                return .success(.rule(Rule(action: action, bridge: .named(name), location: location, match: match, options: options)))
+                return .directive(.rule(Rule(action: action, bridge: .named(name), location: location, match: match, options: options)))
             } catch {
                 return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(error.explanation)", at: nameToken.startIndex)
             }
@@ -109,7 +138,7 @@ public enum Grammar {
                 return fail("include path '/' names the root directory; name a drop-in directory such as /etc/qemu/bridge.d/",
                             at: path.startIndex)
             }
-            return .success(.include(path: Array(path), location: location))
+            return .directive(.include(path: Array(path), location: location))
         }
         return fail("unknown keyword '\(Escaping.escape(Array(keyword), limit: 64))' (expected allow, deny, include or a # comment)",
                     at: keyword.startIndex)

@@ -43,8 +43,8 @@ public final class LinuxPlatform: HelperPlatform {
         }
     }
 
-    public func loadPolicy() -> Result<Policy, PolicyError> {
-        PolicyLoader.load(path: Installation.aclFile, from: SafeFileReader())
+    public func loadPolicy(for device: DeviceNames) -> Result<Policy, PolicyError> {
+        PolicyLoader.load(path: Installation.aclFile, from: SafeFileReader(), device: device)
     }
 
     public func callerIdentity() throws(HelperFailure) -> CallerIdentity {

@@ -67,7 +67,7 @@ final class FakePlatform: HelperPlatform {
 
     func dropPrivileges() throws(HelperFailure) { try step(.dropPrivileges, "dropPrivileges") }
 
-    func loadPolicy() -> Result<Policy, PolicyError> {
+    func loadPolicy(for device: DeviceNames) -> Result<Policy, PolicyError> {
         calls.append("loadPolicy")
         if failAt == .loadPolicy { return .failure(.topLevelUnavailable(path: Installation.aclFile)) }
         return policy
