@@ -103,7 +103,7 @@ public final class LinuxPlatform: HelperPlatform {
         var failure: HelperFailure?
         do {
             made = try Self.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: virtioNetHeader,
-                                         owner: caller.realUser, mark: mark, options: rule.options)
+                                         owner: caller.realUser, mark: mark, rule: rule)
         } catch {
             failure = error
         }
@@ -123,11 +123,13 @@ public final class LinuxPlatform: HelperPlatform {
     /// another device meanwhile. One read-back after attaching checks both the mark as the
     /// kernel stored it and the TAP's master, before the TAP is brought up and counts as
     /// attached. If any step fails, the TAP's only descriptor is closed on the way out and the
-    /// kernel removes the TAP.
+    /// kernel removes the TAP. `rule` is the granting rule, whose options apply (none without
+    /// one) and which a quota refusal names.
     public static func configureTap(_ control: consuming TunControl, bridge: NetworkDevice, mtu: UInt32,
                                     virtioNetHeader: Bool, owner: uid_t, mark: [UInt8],
-                                    options: RuleOptions = .none) throws(HelperFailure) -> ConfiguredTap {
+                                    rule: Rule? = nil) throws(HelperFailure) -> ConfiguredTap {
         let name = bridge.canonicalName
+        let options = rule?.options ?? .none
         var flags: TunFlags = [.tap, .noPacketInfo]
         if virtioNetHeader {
             do {
@@ -186,10 +188,11 @@ public final class LinuxPlatform: HelperPlatform {
         }
         // Issue 10: the port's VLAN and isolation, then the quota, all before `up` and before
         // the descriptor can leave the helper.
-        if options != .none {
-            // Placeholder until the port settings and the quota land: never attach without them.
+        if options.vlan != nil || options.isolated {
+            // Placeholder until the port settings land: never attach without them.
             throw .tapSetup(.netlink, Errno(rawValue: EOPNOTSUPP), bridge: name)
         }
+        try enforceQuota(rule, tap: index, caller: owner, bridge: bridge, kernel: netlink)
         do {
             try netlink.change(LinkChange.up(index: index, sequence: netlink.nextSequence()), what: "up")
         } catch {
