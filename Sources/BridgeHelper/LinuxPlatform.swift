@@ -82,7 +82,8 @@ public final class LinuxPlatform: HelperPlatform {
         } else {
             kind = .other(driver: Self.driver(of: canonical))
         }
-        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind)
+        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind,
+                             vlanFiltering: link.bridge?.vlanFiltering ?? false, defaultPVID: link.bridge?.defaultPVID)
     }
 
     /// The ethtool driver name, only for the message about a device that is not a bridge.
@@ -188,10 +189,7 @@ public final class LinuxPlatform: HelperPlatform {
         }
         // Issue 10: the port's VLAN and isolation, then the quota, all before `up` and before
         // the descriptor can leave the helper.
-        if options.vlan != nil || options.isolated {
-            // Placeholder until the port settings land: never attach without them.
-            throw .tapSetup(.netlink, Errno(rawValue: EOPNOTSUPP), bridge: name)
-        }
+        try configurePort(options, tap: tap, index: index, bridge: bridge, kernel: netlink)
         try enforceQuota(rule, tap: index, caller: owner, bridge: bridge, kernel: netlink)
         do {
             try netlink.change(LinkChange.up(index: index, sequence: netlink.nextSequence()), what: "up")

@@ -164,10 +164,12 @@ public struct LinkDescription: Equatable, Sendable {
     /// IFLA_CARRIER. The tun driver turns it on when a descriptor attaches and off when the
     /// last one detaches (a holder can also turn it off with TUNSETCARRIER).
     public var carrier: Bool?
+    /// IFLA_INFO_DATA of a Linux bridge (kind "bridge"), nil for other kinds.
+    public var bridge: BridgeInfo?
 
     public init(index: Int32, name: [UInt8], alternativeNames: [[UInt8]] = [], kind: [UInt8]? = nil,
                 mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil, tun: TunInfo? = nil,
-                carrier: Bool? = nil) {
+                carrier: Bool? = nil, bridge: BridgeInfo? = nil) {
         self.index = index
         self.name = name
         self.alternativeNames = alternativeNames
@@ -177,6 +179,7 @@ public struct LinkDescription: Equatable, Sendable {
         self.alias = alias
         self.tun = tun
         self.carrier = carrier
+        self.bridge = bridge
     }
 
     /// Parses the body of an RTM_NEWLINK message (after the `nlmsghdr`).
@@ -196,6 +199,8 @@ public struct LinkDescription: Equatable, Sendable {
                 link.kind = info.first(bk_ifla_info_kind).map(cString)
                 if link.kind == Array("tun".utf8) {
                     link.tun = TunInfo.parse(info.first(bk_ifla_info_data) ?? [])
+                } else if link.kind == Array("bridge".utf8) {
+                    link.bridge = BridgeInfo.parse(info.first(bk_ifla_info_data) ?? [])
                 }
             case bk_ifla_prop_list:
                 link.alternativeNames = NetlinkAttributes(payload)
