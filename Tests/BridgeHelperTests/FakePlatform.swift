@@ -20,6 +20,8 @@ final class FakePlatform: HelperPlatform {
     /// The caller for rules with match keys, and what the name service answers.
     var caller = CallerIdentity(uid: 1000, groups: [1000])
     var names: [String: NameLookup] = [:]
+    /// What `createAttachedTap` throws besides `failAt` (a refusal made after attaching: max=).
+    var tapFailure: HelperFailure?
 
     init(policy: Result<Policy, PolicyError>, failAt: Step? = nil) {
         self.policy = policy
@@ -92,6 +94,7 @@ final class FakePlatform: HelperPlatform {
         let options = rule.options.rendered.map { ", " + $0 }.joined()
         try step(.createAttachedTap,
                  "createAttachedTap(\(bridge.canonicalName)#\(bridge.index), mtu: \(mtu), vnet: \(virtioNetHeader), rule: \(rule.location)\(options))")
+        if let tapFailure { throw tapFailure }
         return AttachedTap(name: InterfaceName.fake(tapName), index: 99)
     }
 
