@@ -13,6 +13,11 @@ struct Verdict: Equatable {
     /// For an allow, "allowed by FILE:LINE 'allow br0'"; for a refusal, the helper's own stderr
     /// line (`HelperFailure.message`), word for word.
     let reason: String
+    /// The name that did not resolve, when that is why the helper refuses.
+    var unresolved: UnresolvedName? = nil
+
+    /// What the granting rule adds to the attachment (nil for a refusal).
+    var options: RuleOptions? { allowed ? rule?.options : nil }
 }
 
 /// What the helper decides after reading the policy, in the order `Helper.run` does it
@@ -43,7 +48,9 @@ enum HelperDecision {
         let decided = loaded.decide(device: names, caller: caller, resolver: resolver)
         switch decided.decision {
         case .unresolved(let unresolved):
-            return refused(.denied(decided), rule: unresolved.rule, acl: acl)
+            var verdict = refused(.denied(decided), rule: unresolved.rule, acl: acl)
+            verdict.unresolved = unresolved
+            return verdict
         case .denied(let rule):
             return refused(.denied(decided), rule: rule, acl: acl)
         case .notAllowed:
@@ -61,7 +68,7 @@ enum HelperDecision {
 
     static func refused(_ failure: HelperFailure, rule: Rule? = nil, acl: [UInt8] = Installation.aclFile) -> Verdict {
         if case .denied(let decided) = failure, acl != Installation.aclFile,
-           let message = ACLMessages.refusal(decided, topLevel: acl) {
+           let message = ACLMessages.refusal(decided, topLevel: acl, errorText: { Errno(rawValue: $0).description }) {
             return Verdict(allowed: false, rule: rule, reason: message)
         }
         return Verdict(allowed: false, rule: rule, reason: failure.message)
