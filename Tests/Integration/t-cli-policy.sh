@@ -196,8 +196,10 @@ alice,2001,br0,true,/etc/qemu/bridge.conf:1,allowed by /etc/qemu/bridge.conf:1 '
 alice,2001,br1,true,/etc/qemu/bridge.conf:3,allowed by /etc/qemu/bridge.conf:3 'allow br1 user=alice max=4',,false,4
 carol,2003,br0,true,/etc/qemu/bridge.conf:5,allowed by /etc/qemu/bridge.conf:5 'allow br0',,false,
 carol,2003,br1,false,/etc/qemu/bridge.conf:2,access denied by acl file: /etc/qemu/bridge.conf:2: 'deny br1 user=carol' refuses bridge 'br1',,false,
+root,0,br0,true,/etc/qemu/bridge.conf:5,allowed by /etc/qemu/bridge.conf:5 'allow br0',,false,
+root,0,br1,false,,access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'br1'; an administrator can add 'allow br1',,false,
 EOF
-golden matrix/csv 0 "$G/matrix.csv" "" -- matrix --csv --users alice,carol --bridges br0,br1
+golden matrix/csv 0 "$G/matrix.csv" "" -- matrix --csv --users alice,carol,root --bridges br0,br1
 
 cat >"$G/matrix.json" <<EOF
 {"acl": "/etc/qemu/ghost.conf", "decisions": [

@@ -61,16 +61,24 @@ struct Matrix: ParsableCommand, UsageErrorExitsTwo {
         let policies = try walks.results.map { walk throws(AuditError) in try session.policy(walk) }
         let columns = chosen ?? Self.defaultBridges(policies, survey: session.survey)
         // Verdicts depend on the walk, the bridge and, for rules with match keys, on the caller
-        // as far as the rules can tell callers apart: decided once per distinguishable caller.
-        let keys = DecisionKeys(policies: policies, resolver: session.names)
-        var decided: [DecisionKeys.Key: [Verdict]] = [:]
-        let rows = accounts.indices.map { index in
-            let key = keys.key(walk: walks.of[index], accounts[index].identity)
-            if let known = decided[key] { return (accounts[index], known) }
-            let verdicts = columns.map { session.verdict(policies[walks.of[index]], bridge: $0, account: accounts[index]) }
-            decided[key] = verdicts
-            return (accounts[index], verdicts)
+        // as far as the bridge's rules can tell callers apart: decided once per distinguishable
+        // caller and bridge.
+        var table = [[Verdict]](repeating: [], count: accounts.count)
+        for bridge in columns {
+            let keys = DecisionKeys(policies: policies, names: session.deviceNames(bridge), resolver: session.names)
+            var decided: [DecisionKeys.Key: Verdict] = [:]
+            for index in accounts.indices {
+                let key = keys.key(walk: walks.of[index], accounts[index].identity)
+                if let known = decided[key] {
+                    table[index].append(known)
+                    continue
+                }
+                let verdict = session.verdict(policies[walks.of[index]], bridge: bridge, account: accounts[index])
+                decided[key] = verdict
+                table[index].append(verdict)
+            }
         }
+        let rows = accounts.indices.map { (accounts[$0], table[$0]) }
         if json {
             emit(Self.json(acl: path, columns: columns, rows: rows))
         } else if csv {

@@ -97,6 +97,17 @@ final class AuditSession {
 }
 
 extension AuditSession {
+    /// The names a rule can name `bridge` by, as `HelperDecision` builds `DeviceNames`: the
+    /// requested one, and the device's canonical and alternative names when it exists.
+    func deviceNames(_ bridge: InterfaceName) -> Set<InterfaceName> {
+        var names: Set<InterfaceName> = [bridge]
+        if case .success(let device?) = devices.resolve(bridge) {
+            names.insert(device.canonicalName)
+            names.formUnion(device.alternativeNames)
+        }
+        return names
+    }
+
     /// The user's TAPs on `bridge` as the quota counts them (`max=`): TAPs whose mark
     /// (`TapMark`, the alias only the helper can set) names the uid and whose master is the
     /// bridge. Nil with the reason when the links cannot be listed or the bridge is gone.
@@ -142,13 +153,16 @@ final class CachingResolver: NameResolver {
     }
 }
 
-/// Which callers the rules can tell apart, so that `matrix` decides once per distinguishable
-/// caller instead of once per account. Why this is exact: `Policy.decide` looks at the caller
-/// only by asking whether the uid is among a rule's `uid=` values or the uids its `user=` names
-/// resolve to, and whether one of the caller's groups is among `gid=` values or the gids of
-/// `group=` names (names resolved by one `CachingResolver`, so every decision sees the same
-/// ids). Two callers whose uids are both outside every such list (or equal), and whose groups
-/// meet those lists in the same set, get the same answer from every rule.
+/// Which callers the rules about one bridge can tell apart, so that `matrix` decides once per
+/// distinguishable caller and bridge instead of once per account and bridge. Why this is exact:
+/// `Policy.decide` for a device looks only at the rules naming one of the device's names or
+/// `all`, and at the caller only by asking whether the uid is among such a rule's `uid=` values
+/// or the uids its `user=` names resolve to, and whether one of the caller's groups is among
+/// `gid=` values or the gids of `group=` names (names resolved by one `CachingResolver`, so
+/// every decision sees the same ids). Two callers whose uids are both outside every such list
+/// (or equal), and whose groups meet those lists in the same set, get the same answer from
+/// every rule. Per bridge, so that 10,000 `user=` rules spread over 10 bridges make about
+/// 1,000 distinguishable callers per bridge, not 10,000.
 struct DecisionKeys {
     struct Key: Hashable {
         let walk: Int
@@ -159,9 +173,11 @@ struct DecisionKeys {
     private var uids = Set<UInt32>()
     private var gids = Set<UInt32>()
 
-    init(policies: [Result<Policy, PolicyError>], resolver: some NameResolver) {
+    /// `names`: every name of the device (`AuditSession.deviceNames`).
+    init(policies: [Result<Policy, PolicyError>], names: Set<InterfaceName>, resolver: some NameResolver) {
         for case .success(let policy) in policies {
             for rule in policy.rules where !rule.match.isEmpty {
+                if case .named(let name) = rule.bridge, !names.contains(name) { continue }
                 uids.formUnion(rule.match.uids)
                 gids.formUnion(rule.match.gids)
                 for name in rule.match.users { if case .found(let id) = resolver.lookUp(name, kind: .user) { uids.insert(id) } }
