@@ -86,7 +86,7 @@ same_as_helper error/unknown-keyword
 
 it_reset_etc_qemu
 it_acl_text 'allow br0\ninclude /etc/qemu/inc.conf\n'
-it_acl_text 'allow br0 br1\ndeny br0 max=4\ndeny abcdefghijklmnop\ninclude users.conf\ninclude /\nallow br0\0 junk\n' /etc/qemu/inc.conf
+it_acl_text 'allow br0 br1\ndeny br0 max=2\ndeny abcdefghijklmnop\ninclude users.conf\ninclude /\nallow br0\0 junk\n' /etc/qemu/inc.conf
 lint_case error/syntax-every-line 1 "$(lines \
     "/etc/qemu/inc.conf:1:11: error: unexpected 'br1' after the bridge name (one bridge per rule)" \
     "/etc/qemu/inc.conf:2:10: error: 'max' is an option of allow rules; a deny takes only user=, uid=, group= and gid=" \

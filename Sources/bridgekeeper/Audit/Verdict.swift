@@ -61,6 +61,10 @@ enum HelperDecision {
                 if case .other(let driver) = found.kind { return refused(.notABridge(requested, driver: driver), rule: rule) }
                 return refused(.notABridge(requested, driver: []), rule: rule)
             }
+            // As the helper: a VLAN a non-filtering bridge would store and not enforce refuses.
+            if let vlan = rule.options.vlan, !found.vlanFiltering {
+                return refused(.vlanFilteringOff(bridge: found.canonicalName, vlan: vlan), rule: rule)
+            }
             let note = ACLMessages.nameNote(decided).map { " (\($0))" } ?? ""
             return Verdict(allowed: true, rule: rule, reason: "allowed by \(rule.location) '\(rule)'\(note)")
         }
