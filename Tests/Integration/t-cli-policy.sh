@@ -68,15 +68,15 @@ G=$BK_SCRATCH/golden
 mkdir "$G"
 
 # --- the policy ------------------------------------------------------------------------------
-it_acl_text 'allow br0 group=lab vlan=20 isolated\ndeny br1 user=carol\nallow br1 user=alice max=4\nallow br1 group=lab max=1\nallow br0\n'
+it_acl_text 'allow br0 group=lab isolated\ndeny br1 user=carol\nallow br1 user=alice max=4\nallow br1 group=lab max=1\nallow br0\nallow br2 group=lab vlan=20\n'
 it_acl_text 'allow br0 user=alice\nallow br0 group=ghosts\n' /etc/qemu/ghost.conf
 it_acl_text 'deny br0 user=ghost\nallow br0\n' /etc/qemu/ghost-deny.conf
 
 # --- explain ---------------------------------------------------------------------------------
 cat >"$G/alice-br0" <<'EOF'
 alice (uid 2001) may use bridge 'br0'
-  allowed by /etc/qemu/bridge.conf:1 'allow br0 group=lab vlan=20 isolated'
-  options: vlan=20 untagged, port isolated
+  allowed by /etc/qemu/bridge.conf:1 'allow br0 group=lab isolated'
+  options: port isolated
 files, in the order the helper reads them as alice:
   read  /etc/qemu/bridge.conf
 EOF
@@ -124,11 +124,42 @@ EOF
 golden explain/json/max 0 "$G/alice-br1.json" "" -- explain --json --user alice br1
 
 cat >"$G/bob-br0.json" <<'EOF'
-{"user": "bob", "uid": 2002, "bridge": "br0", "allowed": true, "rule": "/etc/qemu/bridge.conf:1", "reason": "allowed by /etc/qemu/bridge.conf:1 'allow br0 group=lab vlan=20 isolated'", "options": {"vlan": 20, "isolated": true, "max": null, "taps": null}, "unresolved": null, "files": [
+{"user": "bob", "uid": 2002, "bridge": "br0", "allowed": true, "rule": "/etc/qemu/bridge.conf:1", "reason": "allowed by /etc/qemu/bridge.conf:1 'allow br0 group=lab isolated'", "options": {"vlan": null, "isolated": true, "max": null, "taps": null}, "unresolved": null, "files": [
   {"path": "/etc/qemu/bridge.conf", "status": "read", "detail": ""}
 ]}
 EOF
-golden explain/json/vlan 0 "$G/bob-br0.json" "" -- explain --json --user bob br0
+golden explain/json/isolated 0 "$G/bob-br0.json" "" -- explain --json --user bob br0
+
+# vlan= on a bridge that does not filter VLANs: the helper's refusal, with the rule that allows it.
+bk_bridge br2
+it_precondition br2-not-filtering test "$(cat /sys/class/net/br2/bridge/vlan_filtering 2>/dev/null || echo 0)" = 0 || it_abort
+cat >"$G/alice-br2" <<'EOF'
+alice (uid 2001) may not use bridge 'br2'
+  bridge 'br2' does not filter VLANs (vlan_filtering is 0), so the rule's vlan=20 would not be enforced; no TAP was created (an administrator can turn filtering on: ip link set br2 type bridge vlan_filtering 1)
+  (the ACL allows it: /etc/qemu/bridge.conf:6 'allow br2 group=lab vlan=20')
+files, in the order the helper reads them as alice:
+  read  /etc/qemu/bridge.conf
+EOF
+golden explain/vlan-without-filtering 1 "$G/alice-br2" "" -- explain --user alice br2
+mapfile -t prefix < <(as alice)
+it_check "$IT_NAME/vlan-without-filtering/helper-agrees" refused "$(sed -n 2p "$G/alice-br2" | sed 's/^  //')" -- \
+    "${prefix[@]}" "$CLI" try --helper "$H_SETUID" --br br2
+
+# With a kernel that filters VLANs (not every CI kernel does: then this is said, not passed),
+# the vlan= options of an allow on a filtering bridge.
+if ip link add br3 type bridge vlan_filtering 1 2>/dev/null && [ "$(cat /sys/class/net/br3/bridge/vlan_filtering 2>/dev/null)" = 1 ]; then
+    it_acl_text 'allow br3 group=lab vlan=30 isolated\n' /etc/qemu/vlan3.conf
+    cat >"$G/bob-br3" <<'EOF'
+bob (uid 2002) may use bridge 'br3'
+  allowed by /etc/qemu/vlan3.conf:1 'allow br3 group=lab vlan=30 isolated'
+  options: vlan=30 untagged, port isolated
+files, in the order the helper reads them as bob:
+  read  /etc/qemu/vlan3.conf
+EOF
+    golden explain/vlan-filtering 0 "$G/bob-br3" "" -- explain --acl /etc/qemu/vlan3.conf --user bob br3
+else
+    printf 'NOTE %s: this kernel has no VLAN filtering; the allowed vlan= case is not run here\n' "$IT_NAME/explain/vlan-filtering"
+fi
 
 # A name that does not resolve: alice is granted by the rule before it; bob's decision depends
 # on it, so the helper refuses him, and says so in the same words.
@@ -178,21 +209,21 @@ golden explain/unresolved/deny 1 "$G/carol-ghost-deny" "" -- explain --acl /etc/
 
 # --- matrix ----------------------------------------------------------------------------------
 # root is in no rule's lists: 'allow br0' grants br0, nothing grants br1 (the TAPs came from
-# the earlier file).
+# the earlier file). br2 does not filter VLANs: its vlan= rule grants nothing (the helper refuses).
 cat >"$G/matrix" <<'EOF'
-USER   UID   br0                br1
-root   0     allow              -
-alice  2001  allow(vlan20,iso)  allow(max4)
-bob    2002  allow(vlan20,iso)  allow(max1)
-carol  2003  allow              -
+USER   UID   br0         br1          br2
+root   0     allow       -            -
+alice  2001  allow(iso)  allow(max4)  -
+bob    2002  allow(iso)  allow(max1)  -
+carol  2003  allow       -            -
 
 allow(...): vlanN = vlan=N (the port gets PVID N untagged), iso = isolated (port isolation), maxN = max=N (at most N TAPs per user on the bridge)
 EOF
-golden matrix/text 0 "$G/matrix" "" -- matrix --bridges br0,br1
+golden matrix/text 0 "$G/matrix" "" -- matrix --bridges br0,br1,br2
 
 cat >"$G/matrix.csv" <<'EOF'
 user,uid,bridge,allowed,rule,reason,vlan,isolated,max
-alice,2001,br0,true,/etc/qemu/bridge.conf:1,allowed by /etc/qemu/bridge.conf:1 'allow br0 group=lab vlan=20 isolated',20,true,
+alice,2001,br0,true,/etc/qemu/bridge.conf:1,allowed by /etc/qemu/bridge.conf:1 'allow br0 group=lab isolated',,true,
 alice,2001,br1,true,/etc/qemu/bridge.conf:3,allowed by /etc/qemu/bridge.conf:3 'allow br1 user=alice max=4',,false,4
 carol,2003,br0,true,/etc/qemu/bridge.conf:5,allowed by /etc/qemu/bridge.conf:5 'allow br0',,false,
 carol,2003,br1,false,/etc/qemu/bridge.conf:2,access denied by acl file: /etc/qemu/bridge.conf:2: 'deny br1 user=carol' refuses bridge 'br1',,false,
@@ -212,11 +243,11 @@ golden matrix/json/unresolved 0 "$G/matrix.json" "" -- matrix --json --acl /etc/
 # Verdicts are shared between callers the rules cannot tell apart, never between others: alice
 # and bob have the same groups, but 'user=alice' tells them apart; bob twice gets one row twice.
 cat >"$G/matrix-members" <<'EOF'
-USER   UID   br0                br1
-bob    2002  allow(vlan20,iso)  allow(max1)
-alice  2001  allow(vlan20,iso)  allow(max4)
-carol  2003  allow              -
-bob    2002  allow(vlan20,iso)  allow(max1)
+USER   UID   br0         br1
+bob    2002  allow(iso)  allow(max1)
+alice  2001  allow(iso)  allow(max4)
+carol  2003  allow       -
+bob    2002  allow(iso)  allow(max1)
 
 allow(...): vlanN = vlan=N (the port gets PVID N untagged), iso = isolated (port isolation), maxN = max=N (at most N TAPs per user on the bridge)
 EOF

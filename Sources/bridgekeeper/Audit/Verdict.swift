@@ -23,7 +23,7 @@ struct Verdict: Equatable {
 /// What the helper decides after reading the policy, in the order `Helper.run` does it
 /// (Sources/BridgeHelper/Helper.swift): a policy error refuses; the device is resolved by any of
 /// its names; the policy decides on all of them; an allowed request still needs the device to
-/// exist and to be a Linux bridge. Everything the helper does after that (creating the TAP) can
+/// exist and to be a Linux bridge, and for `vlan=` a bridge that filters VLANs. Everything the helper does after that (creating the TAP) can
 /// fail only for reasons outside the policy. Refusals are `HelperFailure` values rendered by the
 /// helper's own `message`, so the wording cannot drift.
 enum HelperDecision {
