@@ -53,6 +53,7 @@ run_suite unit unit_tests
 run_suite release-gates Tests/release-gates.sh
 run_suite fuzz Tests/Fuzz/run.sh
 run_suite integration Tests/Integration/run.sh
+run_suite package Tests/Package/t-deb.sh
 run_suite guest Tests/Guest/scenarios.sh
 run_suite guest-kernel-devices Tests/Guest/kernel-devices.sh
 
