@@ -124,7 +124,9 @@ completion() {
     for f in .build/completions/bridgekeeper."$1" .build/completions/"$1"; do
         if [ -f "$f" ]; then
             dir "$(dirname "$main/$2")"
-            file "$f" "$main/$2"
+            # A completion file is sourced, never run: no #! line (lintian: bash-completion-with-hashbang).
+            sed '1{/^#!/d}' "$f" >"$main/$2"
+            chmod 0644 "$main/$2"
             return
         fi
     done
