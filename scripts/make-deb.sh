@@ -7,7 +7,9 @@
 #   bridgekeeper-dbgsym_V_amd64.deb          the debug symbols stripped from both binaries
 # Environment (the Makefile sets them): HELPER, CLI (the release binaries), DEB_OUT (output
 # directory), DEB_VERSION (default: Installation.version; the tests bump it to build an upgrade
-# from the same binaries).
+# from the same binaries), DEB_COMPRESS and DEB_LEVEL (dpkg-deb -Z/-z; default xz at its default
+# level), BK_MAN_DIR and BK_COMPLETIONS_DIR (default man and .build/completions; the tests point
+# them at an empty directory to check the warnings).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -106,22 +108,25 @@ strip_into "$HELPER" "$main/usr/libexec/bridgekeeper-helper"
 strip_into "$CLI" "$main/usr/bin/bridgekeeper"
 file acl/bridge.conf "$main/etc/qemu/bridge.conf"
 
-for page in man/bridgekeeper.1 man/bridgekeeper-helper.8 man/bridge.conf.5; do
-    if [ -f "$page" ]; then
-        dir "$main/usr/share/man/man${page##*.}"
-        gzip -9n <"$page" >"$main/usr/share/man/man${page##*.}/${page#man/}.gz"
-        chmod 0644 "$main/usr/share/man/man${page##*.}/${page#man/}.gz"
+man_dir=${BK_MAN_DIR:-man}
+for page in bridgekeeper.1 bridgekeeper-helper.8 bridge.conf.5; do
+    section=${page##*.}
+    if [ -f "$man_dir/$page" ]; then
+        dir "$main/usr/share/man/man$section"
+        gzip -9n <"$man_dir/$page" >"$main/usr/share/man/man$section/$page.gz"
+        chmod 0644 "$main/usr/share/man/man$section/$page.gz"
     else
-        warn "no $page: the package has no $(basename "${page%.*}")(${page##*.}) page"
+        warn "no $man_dir/$page: the package has no ${page%.*}($section) page"
     fi
 done
 
 # Completions: `make completions` writes them (ArgumentParser's generator), when it exists.
 if grep -q '^completions:' Makefile; then "${MAKE:-make}" -s completions >/dev/null; fi
-# completion SHELL DEST: the first of .build/completions/bridgekeeper.SHELL and .../SHELL.
+completions_dir=${BK_COMPLETIONS_DIR:-.build/completions}
+# completion SHELL DEST: the first of $completions_dir/bridgekeeper.SHELL and .../SHELL.
 completion() {
     local f
-    for f in .build/completions/bridgekeeper."$1" .build/completions/"$1"; do
+    for f in "$completions_dir/bridgekeeper.$1" "$completions_dir/$1"; do
         if [ -f "$f" ]; then
             dir "$(dirname "$main/$2")"
             # A completion file is sourced, never run: no #! line (lintian: bash-completion-with-hashbang).
@@ -130,7 +135,7 @@ completion() {
             return
         fi
     done
-    warn "no $1 completion in .build/completions: the package has none"
+    warn "no $1 completion in $completions_dir: the package has none"
 }
 completion bash usr/share/bash-completion/completions/bridgekeeper
 completion zsh usr/share/zsh/vendor-completions/_bridgekeeper

@@ -204,6 +204,30 @@ it_end "t-deb/build/control"
 
 # lintian: no error; the only warning allowed is the one the README explains (a static-PIE
 # helper looks like a shared library without dependencies; absent with LINK=dynamic).
+# The warnings for missing man pages and completions, and the refusal without a release build
+# (small stand-in binaries: only the messages matter here).
+mkdir -m 0755 "$BK_SCRATCH/empty"
+it_begin
+BK_MAN_DIR=$BK_SCRATCH/empty BK_COMPLETIONS_DIR=$BK_SCRATCH/empty DEB_COMPRESS=gzip DEB_LEVEL=1 \
+    make -s -C "$repo" -o build -o helper -o cli -o deps-build HELPER=/usr/bin/true CLI=/usr/bin/true \
+    DEB_OUT="$BK_SCRATCH/warn" deb >/dev/null 2>"$BK_SCRATCH/warn.err"
+it_expect "exit status" 0 "$?"
+e=$BK_SCRATCH/empty
+it_expect "stderr" "make deb: warning: no $e/bridgekeeper.1: the package has no bridgekeeper(1) page
+make deb: warning: no $e/bridgekeeper-helper.8: the package has no bridgekeeper-helper(8) page
+make deb: warning: no $e/bridge.conf.5: the package has no bridge.conf(5) page
+make deb: warning: no bash completion in $e: the package has none
+make deb: warning: no zsh completion in $e: the package has none
+make deb: warning: no fish completion in $e: the package has none" "$(cat "$BK_SCRATCH/warn.err")"
+it_end "t-deb/build/warnings-without-man-pages-and-completions"
+
+it_begin
+it_run make -s -C "$repo" -o build -o helper -o cli -o deps-build HELPER=/nonexistent/helper DEB_OUT="$BK_SCRATCH/none" deb
+it_expect "exit status" 2 "$IT_RC"
+it_expect "stdout" "" "$IT_OUT"
+it_expect "first line of stderr" "make deb: no release binary at /nonexistent/helper: run make build" "$(head -n 1 <<<"$IT_ERR")"
+it_end "t-deb/build/refused-without-release-build"
+
 # lintian runs (about 20 s) while the rest of the test does; its check is at the end.
 lintian "$MAIN1" "$v1/bridgekeeper-default-helper_${version}_all.deb" "$DBG1" >"$BK_SCRATCH/lintian" 2>"$BK_SCRATCH/lintian.err" &
 lint_pid=$!
@@ -285,6 +309,14 @@ it_end "t-deb/upgrade/keeps-edited-conffile-and-statoverride"
 dpkg-statoverride --remove "$HELPER_PATH"
 dpkg-statoverride --update --add root root 0755 "$HELPER_PATH"
 setcap cap_net_admin+ep "$HELPER_PATH"
+# Without setcap (libcap2-bin is only recommended), that choice fails the configuration loudly.
+it_begin
+it_run env PATH=/usr/bin:/bin sh /var/lib/dpkg/info/bridgekeeper.postinst configure "$version"
+it_expect "postinst exit status" 1 "$IT_RC"
+it_expect "postinst stderr" "bridgekeeper: the statoverride 'root root 755 $HELPER_PATH' selects the file capability, but setcap is missing: apt-get install libcap2-bin
+" "$IT_ERR"
+it_end "t-deb/upgrade/file-capability-choice-without-setcap"
+
 it_begin
 dpkg_do reinstall-caps -i "$MAIN2"
 expect_dpkg_ok
@@ -379,12 +411,33 @@ it_expect "first line" "$STOCK is already diverted by bridgekeeper-default-helpe
 it_end "t-deb/make-install-default-helper/refused-while-the-package-diverts"
 
 it_begin
+out=$(make -s -C "$repo" LIBEXECDIR=/usr/libexec uninstall-default-helper 2>&1)
+it_expect "exit status" 2 "$?"
+it_expect "first line" "$STOCK is diverted by the package bridgekeeper-default-helper; remove that package instead (apt-get remove bridgekeeper-default-helper)" "$(head -n 1 <<<"$out")"
+it_end "t-deb/make-uninstall-default-helper/refused-while-the-package-diverts"
+
+it_begin
 dpkg_do remove-default-helper -r bridgekeeper-default-helper
 expect_dpkg_ok
 it_end "t-deb/default-helper-package/removed"
 stock_back default-helper-package
 
 # The same switch without the package: make install-default-helper / uninstall-default-helper.
+it_begin
+out=$(make -s -C "$repo" LIBEXECDIR=/nonexistent install-default-helper 2>&1)
+it_expect "exit status" 2 "$?"
+it_expect "first line" "no helper at /nonexistent/bridgekeeper-helper: run make install first (with the same PREFIX or LIBEXECDIR)" "$(head -n 1 <<<"$out")"
+it_run "${NOBODY[@]}" "$repo/scripts/default-helper.sh" install "$HELPER_PATH"
+it_expect "as nobody: exit status" 1 "$IT_RC"
+it_expect "as nobody: stderr" "install-default-helper must run as root (it changes $STOCK with dpkg-divert)
+" "$IT_ERR"
+it_run "$repo/scripts/default-helper.sh" frobnicate "$HELPER_PATH"
+it_expect "unknown action: exit status" 1 "$IT_RC"
+it_expect "unknown action: stderr" "usage: default-helper.sh install|uninstall HELPER
+" "$IT_ERR"
+it_expect "nothing diverted" "" "$(dpkg-divert --listpackage "$STOCK")"
+it_end "t-deb/make-install-default-helper/refusals"
+
 it_begin
 out=$(make -s -C "$repo" LIBEXECDIR=/usr/libexec install-default-helper 2>&1)
 it_expect "exit status" 0 "$?"
@@ -397,6 +450,18 @@ it_end "t-deb/make-install-default-helper/installed"
 qemu_refused make-install-default-helper
 qemu_attached make-install-default-helper
 
+# Something else in the symlink's place is never deleted.
+rm "$STOCK"
+echo "not ours" >"$STOCK"
+it_begin
+out=$(make -s -C "$repo" LIBEXECDIR=/usr/libexec uninstall-default-helper 2>&1)
+it_expect "exit status" 2 "$?"
+it_expect "first line" "$STOCK is not the symlink to $HELPER_PATH that install-default-helper made; remove it yourself, then run this again" "$(head -n 1 <<<"$out")"
+it_expect "the file left alone" "not ours" "$(cat "$STOCK")"
+it_end "t-deb/make-uninstall-default-helper/refuses-a-file-it-did-not-make"
+rm "$STOCK"
+ln -s "$HELPER_PATH" "$STOCK"
+
 it_begin
 out=$(make -s -C "$repo" LIBEXECDIR=/usr/libexec uninstall-default-helper 2>&1)
 it_expect "exit status" 0 "$?"
@@ -405,6 +470,16 @@ out=$(make -s -C "$repo" LIBEXECDIR=/usr/libexec uninstall-default-helper 2>&1)
 it_expect "second run" "$STOCK is not diverted; nothing to undo" "$out"
 it_end "t-deb/make-uninstall-default-helper/uninstalled"
 stock_back make-install-default-helper
+
+# Without QEMU's directory there is nothing to divert (the move is undone at once).
+mv /usr/lib/qemu "$BK_SCRATCH/qemu-away"
+it_begin
+out=$(make -s -C "$repo" LIBEXECDIR=/usr/libexec install-default-helper 2>&1)
+it_expect "exit status" 2 "$?"
+it_expect "first line" "/usr/lib/qemu does not exist: install QEMU (apt-get install qemu-system-x86) first" "$(head -n 1 <<<"$out")"
+it_expect "nothing diverted" "" "$(dpkg-divert --listpackage "$STOCK")"
+it_end "t-deb/make-install-default-helper/refused-without-qemu"
+mv "$BK_SCRATCH/qemu-away" /usr/lib/qemu
 
 # --- remove and purge -------------------------------------------------------------------------
 it_begin
