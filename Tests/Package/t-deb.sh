@@ -228,6 +228,20 @@ it_expect "stdout" "" "$IT_OUT"
 it_expect "first line of stderr" "make deb: no release binary at /nonexistent/helper: run make build" "$(head -n 1 <<<"$IT_ERR")"
 it_end "t-deb/build/refused-without-release-build"
 
+it_begin
+it_precondition busybox-static test -x /bin/busybox || it_abort
+it_run make -s -C "$repo" -o build -o helper -o cli -o deps-build HELPER=/bin/busybox CLI=/bin/busybox DEB_OUT="$BK_SCRATCH/static" deb
+it_expect "exit status" 2 "$IT_RC"
+it_expect "first line of stderr (after any warning)" "make deb: dpkg-shlibdeps found no dependency for the CLI (it links glibc dynamically)" \
+    "$(grep -v '^make deb: warning: ' <<<"$IT_ERR" | head -n 1)"
+mkdir "$BK_SCRATCH/path"
+for f in /usr/bin/*; do [ "$f" = /usr/bin/readelf ] || ln -s "$f" "$BK_SCRATCH/path/"; done
+it_run env PATH="$BK_SCRATCH/path" DEB_OUT="$BK_SCRATCH/none" /usr/bin/bash "$repo/scripts/make-deb.sh"
+it_expect "without readelf: exit status" 1 "$IT_RC"
+it_expect "without readelf: stderr" "make deb: readelf is missing: apt-get install dpkg-dev binutils
+" "$IT_ERR"
+it_end "t-deb/build/refusals"
+
 # lintian runs (about 20 s) while the rest of the test does; its check is at the end.
 lintian "$MAIN1" "$v1/bridgekeeper-default-helper_${version}_all.deb" "$DBG1" >"$BK_SCRATCH/lintian" 2>"$BK_SCRATCH/lintian.err" &
 lint_pid=$!
