@@ -314,6 +314,10 @@ allow br0" "$(cat /etc/qemu/bridge.conf)"
 it_expect "helper (statoverride)" "root:kvm 4750" "$(mode_of "$HELPER_PATH")"
 it_expect "statoverride kept" "root kvm 4750 $HELPER_PATH" "$(dpkg-statoverride --list "$HELPER_PATH")"
 it_expect "helper capability" "" "$(getcap "$HELPER_PATH")"
+# Through sh: setpriv itself still holds root's capabilities when it calls execve, so only a
+# program it starts sees the execute bits as nobody does.
+it_run "${NOBODY[@]}" sh -c "exec $HELPER_PATH --version"
+it_expect "nobody (not in kvm) cannot run it" 126 "$IT_RC"
 it_run setpriv --reuid=65534 --regid=65534 --groups="$kvm_gid" -- /usr/bin/bridgekeeper try --helper "$HELPER_PATH" --br br0
 it_assert_try attached "" tap=tap0 bridge=br0 owner=65534
 it_end "t-deb/upgrade/keeps-edited-conffile-and-statoverride"
