@@ -7,6 +7,10 @@ DESTDIR    ?=
 LIBEXECDIR ?= $(PREFIX)/libexec
 BINDIR     ?= $(PREFIX)/bin
 ACLDIR     ?= /etc/qemu
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # MODE=setuid (default): helper installed root:root 4755. MODE=caps: 0755 + cap_net_admin+ep.
 MODE       ?= setuid
 # LINK=static (default): one static-PIE executable, no loader, no shared libraries (fast start;
@@ -42,19 +46,20 @@ HELPER = $(HELPER_BUILD)/release/bridgekeeper-helper
 HOOKS_HELPER = $(HOOKS_BUILD)/release/bridgekeeper-helper
 CLI    = .build/release/bridgekeeper
 BENCH  = .build/release/bridgekeeper-bench
+COMPLETIONS = .build/completions
 
 # Packages: build (libcap-dev), run and test (iproute2, setpriv, setcap, strace), the stock
 # helper as the differential oracle and QEMU itself (qemu-system-x86), the guest scenario
-# (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl,
-# python3), the package checks (lintian; dpkg-dev and binutils come with the Swift toolchain's
-# build dependencies).
+# (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl, python3),
+# the man page checks (groff-base, man-db, mandoc), the package checks (lintian; dpkg-dev and
+# binutils come with the Swift toolchain's build dependencies).
 BUILD_DEPS = libcap-dev pkg-config
 RUN_DEPS   = iproute2 util-linux libcap2-bin
 TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3 \
-             lintian
+             groff-base man-db mandoc lintian
 
-.PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test fuzz bench clean \
-        deb install-default-helper uninstall-default-helper
+.PHONY: all build helper testhooks-helper cli completions deps-build deps-test install install-docs uninstall \
+        uninstall-docs demo test fuzz bench clean deb install-default-helper uninstall-default-helper
 
 all: build
 
@@ -78,7 +83,36 @@ cli: deps-build
 	$(SWIFT) build $(RELEASE) --static-swift-stdlib --product bridgekeeper
 	$(SWIFT) build $(RELEASE) --static-swift-stdlib --product bridgekeeper-bench
 
-install: build
+# Shell completions from ArgumentParser's generator (hidden subcommands are left out), remade
+# when the CLI is newer than them.
+COMPLETION_FILES = $(COMPLETIONS)/bridgekeeper.bash $(COMPLETIONS)/bridgekeeper.zsh $(COMPLETIONS)/bridgekeeper.fish
+completions: cli $(COMPLETION_FILES)
+
+$(COMPLETIONS)/bridgekeeper.%: $(CLI)
+	install -d $(COMPLETIONS)
+	$(CLI) --generate-completion-script $* > $@.tmp
+	mv $@.tmp $@
+
+$(CLI):
+	@echo "$(CLI) is missing: run make cli (or make build) first"; exit 1
+
+# The man pages (man/) and the completions; also used on its own with DESTDIR for packaging.
+install-docs: $(COMPLETION_FILES)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 man/bridgekeeper.1 $(DESTDIR)$(MANDIR)/man1/bridgekeeper.1
+	install -m 0644 man/bridge.conf.5 $(DESTDIR)$(MANDIR)/man5/bridge.conf.5
+	install -m 0644 man/bridgekeeper-helper.8 $(DESTDIR)$(MANDIR)/man8/bridgekeeper-helper.8
+	install -m 0644 $(COMPLETIONS)/bridgekeeper.bash $(DESTDIR)$(BASHCOMPDIR)/bridgekeeper
+	install -m 0644 $(COMPLETIONS)/bridgekeeper.zsh $(DESTDIR)$(ZSHCOMPDIR)/_bridgekeeper
+	install -m 0644 $(COMPLETIONS)/bridgekeeper.fish $(DESTDIR)$(FISHCOMPDIR)/bridgekeeper.fish
+
+uninstall-docs:
+	rm -f $(DESTDIR)$(MANDIR)/man1/bridgekeeper.1 $(DESTDIR)$(MANDIR)/man5/bridge.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/bridgekeeper-helper.8 $(DESTDIR)$(BASHCOMPDIR)/bridgekeeper \
+		$(DESTDIR)$(ZSHCOMPDIR)/_bridgekeeper $(DESTDIR)$(FISHCOMPDIR)/bridgekeeper.fish
+
+install: build install-docs
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
 	install -s -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/bridgekeeper
 ifeq ($(MODE),caps)
@@ -97,16 +131,18 @@ endif
 		echo "installed the sample $(DESTDIR)$(ACLDIR)/bridge.conf (it allows nothing until you edit it)"; \
 	fi
 
-# Removes the programs; leaves $(ACLDIR)/bridge.conf, which holds the administrator's policy.
-uninstall:
+# Removes the programs, man pages and completions; leaves $(ACLDIR)/bridge.conf, which holds the
+# administrator's policy.
+uninstall: uninstall-docs
 	rm -f $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper $(DESTDIR)$(BINDIR)/bridgekeeper
 
 # The Debian packages in $(DEB_OUT) (scripts/make-deb.sh): bridgekeeper, bridgekeeper-default-helper
 # and bridgekeeper-dbgsym, version DEB_VERSION (default: Installation.version).
 DEB_OUT     ?= .build/deb
 DEB_VERSION ?=
-deb: build
-	HELPER=$(HELPER) CLI=$(CLI) DEB_OUT=$(DEB_OUT) DEB_VERSION=$(DEB_VERSION) MAKE="$(MAKE)" scripts/make-deb.sh
+deb: build completions
+	HELPER=$(HELPER) CLI=$(CLI) DEB_OUT=$(DEB_OUT) DEB_VERSION=$(DEB_VERSION) BK_COMPLETIONS_DIR=$(COMPLETIONS) \
+		scripts/make-deb.sh
 
 # QEMU's default helper path (/usr/lib/qemu/qemu-bridge-helper) made to run the installed
 # $(LIBEXECDIR)/bridgekeeper-helper: a local dpkg-divert renames the stock file, and the uninstall
@@ -122,7 +158,7 @@ demo: build
 	scripts/demo.sh
 	$(if $(GUEST),@scripts/ensure-packages.sh $(TEST_DEPS) && Tests/Guest/demo-guest.sh)
 
-test: deps-test build testhooks-helper
+test: deps-test build testhooks-helper completions
 	scripts/test.sh
 
 # libFuzzer targets (ACL parser, ACL loader, helper arguments), FUZZ_SECONDS each, after replaying

@@ -120,8 +120,7 @@ for page in bridgekeeper.1 bridgekeeper-helper.8 bridge.conf.5; do
     fi
 done
 
-# Completions: `make completions` writes them (ArgumentParser's generator), when it exists.
-if grep -q '^completions:' Makefile; then "${MAKE:-make}" -s completions >/dev/null; fi
+# Completions: `make completions` writes them (ArgumentParser's generator; `make deb` runs it).
 completions_dir=${BK_COMPLETIONS_DIR:-.build/completions}
 # completion SHELL DEST: the first of $completions_dir/bridgekeeper.SHELL and .../SHELL.
 completion() {

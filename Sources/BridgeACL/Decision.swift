@@ -1,11 +1,14 @@
 /// The outcome of checking one bridge against a policy, with the rule that decided it.
 public enum AccessDecision: Equatable, Sendable {
-    /// Some allow rule matched and no deny rule did.
+    /// Some allow rule applies and no deny rule does.
     case allowed(by: Rule)
-    /// A deny rule matched. Deny wins regardless of order, as in the stock helper.
+    /// A deny rule applies. Deny wins regardless of order, as in the stock helper.
     case denied(by: Rule)
-    /// No rule matched: the default is to deny.
+    /// No rule applies: the default is to deny.
     case notAllowed
+    /// Whether a rule applies depends on a user or group name that did not resolve (or whose
+    /// lookup failed): refused, so that a directory server being down never makes a deny vanish.
+    case unresolved(UnresolvedName)
 
     public var isAllowed: Bool {
         if case .allowed = self { return true }
@@ -13,15 +16,67 @@ public enum AccessDecision: Equatable, Sendable {
     }
 }
 
+/// Who asks: the caller's real uid, and the groups the helper received (the real gid first,
+/// then the supplementary groups), as the kernel reports them.
+public struct CallerIdentity: Equatable, Sendable {
+    public let uid: UInt32
+    public let groups: [UInt32]
+
+    public init(uid: UInt32, groups: [UInt32]) {
+        self.uid = uid
+        self.groups = groups
+    }
+}
+
+public enum NameKind: Equatable, Sendable {
+    case user, group
+
+    public var word: String { self == .user ? "user" : "group" }
+}
+
+/// The answer of the name service (NSS) for one name.
+public enum NameLookup: Equatable, Sendable {
+    case found(UInt32)
+    /// The name service answered: there is no such name.
+    case notFound
+    /// The lookup itself failed (a directory server down, a module error): the errno.
+    case failed(errno: Int32)
+}
+
+/// Resolves user and group names to ids: NSS in the helper (`getpwnam_r`/`getgrnam_r`, as `id`
+/// does), a table in tests.
+public protocol NameResolver: AnyObject {
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup
+}
+
+/// A name that a decision depended on and could not resolve.
+public struct UnresolvedName: Equatable, Sendable {
+    public let name: [UInt8]
+    public let kind: NameKind
+    /// `.notFound` or `.failed`.
+    public let lookup: NameLookup
+    /// The rule whose application depended on the name.
+    public let rule: Rule
+
+    public init(name: [UInt8], kind: NameKind, lookup: NameLookup, rule: Rule) {
+        self.name = name
+        self.kind = kind
+        self.lookup = lookup
+        self.rule = rule
+    }
+}
+
 extension Policy {
-    /// Stock semantics: allowed iff some allow rule matches and no deny rule matches. The deciding
-    /// rule reported is the first matching deny, else the first matching allow, in file order
-    /// with includes expanded in place.
-    public func decide(bridge: InterfaceName) -> AccessDecision {
-        if let deny = rules.first(where: { $0.action == .deny && $0.bridge.matches(bridge) }) {
+    /// How the stock helper decides on the same rules: allowed iff some allow rule names the
+    /// bridge and no deny rule does. A rule with qualifiers is, to the stock helper, a rule about
+    /// a bridge whose name contains spaces, which no device has: it never matches (so under
+    /// stock a qualified allow grants nothing and a qualified deny refuses nothing). The deciding
+    /// rule reported is the first matching deny, else the first matching allow.
+    public func decideAsStock(bridge: InterfaceName) -> AccessDecision {
+        if let deny = rules.first(where: { $0.action == .deny && $0.isStock && $0.bridge.matches(bridge) }) {
             return .denied(by: deny)
         }
-        if let allow = rules.first(where: { $0.action == .allow && $0.bridge.matches(bridge) }) {
+        if let allow = rules.first(where: { $0.action == .allow && $0.isStock && $0.bridge.matches(bridge) }) {
             return .allowed(by: allow)
         }
         return .notAllowed
@@ -66,10 +121,21 @@ public struct DeviceDecision: Equatable, Sendable {
 }
 
 extension Policy {
-    /// Stock semantics applied to the device: a deny naming any of its names refuses; otherwise
-    /// an allow naming any of its names grants. Adding names can only add denials and grants
-    /// that the same rules already make for the same device under another spelling.
-    public func decide(device names: DeviceNames) -> DeviceDecision {
+    /// The decision for one caller and one device (contract §6). Denies first: among the deny
+    /// rules naming any of the device's names (or `all`), the first in file order that applies
+    /// to the caller refuses. Otherwise the first allow rule in file order that names the device
+    /// and applies grants, and its options apply. A rule applies when every match key it has
+    /// matches (the caller's uid among `uid=` and the uids `user=` names resolve to; one of the
+    /// caller's groups among `gid=` and the gids `group=` names resolve to).
+    ///
+    /// A name is looked up only when the outcome depends on it, at most once per decision. When
+    /// whether a deny applies, or whether an allow before the deciding one applies, depends on a
+    /// name that does not resolve, the decision is `.unresolved`: it refuses, naming the name.
+    /// Adding names to a device can only add denials and grants that the same rules already make
+    /// for the same device under another spelling; adding a key to a rule can only make it apply
+    /// to fewer callers.
+    public func decide(device names: DeviceNames, caller: CallerIdentity,
+                       resolver: some NameResolver) -> DeviceDecision {
         let all = names.all
         func matched(_ rule: Rule) -> InterfaceName? {
             switch rule.bridge {
@@ -77,12 +143,104 @@ extension Policy {
             case .named(let name): return all.contains(name) ? name : nil
             }
         }
+        var applicability = Applicability(caller: caller, resolver: resolver)
+        var undecidedDeny: UnresolvedName?
         for rule in rules where rule.action == .deny {
-            if let name = matched(rule) { return DeviceDecision(decision: .denied(by: rule), matchedName: name, names: names) }
+            guard let name = matched(rule) else { continue }
+            switch applicability.applies(rule) {
+            case .yes: return DeviceDecision(decision: .denied(by: rule), matchedName: name, names: names)
+            case .no: continue
+            case .unknown(let unresolved): if undecidedDeny == nil { undecidedDeny = unresolved }
+            }
+        }
+        if let undecidedDeny {
+            return DeviceDecision(decision: .unresolved(undecidedDeny), matchedName: names.requested, names: names)
         }
         for rule in rules where rule.action == .allow {
-            if let name = matched(rule) { return DeviceDecision(decision: .allowed(by: rule), matchedName: name, names: names) }
+            guard let name = matched(rule) else { continue }
+            switch applicability.applies(rule) {
+            case .yes: return DeviceDecision(decision: .allowed(by: rule), matchedName: name, names: names)
+            case .no: continue
+            case .unknown(let unresolved):
+                return DeviceDecision(decision: .unresolved(unresolved), matchedName: name, names: names)
+            }
         }
         return DeviceDecision(decision: .notAllowed, matchedName: names.requested, names: names)
+    }
+}
+
+/// Whether rules apply to one caller, with each name looked up at most once.
+struct Applicability<Resolver: NameResolver> {
+    enum Answer {
+        case yes, no
+        case unknown(UnresolvedName)
+    }
+
+    let caller: CallerIdentity
+    let resolver: Resolver
+    var users: [[UInt8]: NameLookup] = [:]
+    var groups: [[UInt8]: NameLookup] = [:]
+
+    init(caller: CallerIdentity, resolver: Resolver) {
+        self.caller = caller
+        self.resolver = resolver
+    }
+
+    /// Keys AND, values OR. Numeric keys first: they never need a lookup, and a key that cannot
+    /// match makes the names of the other keys irrelevant.
+    mutating func applies(_ rule: Rule) -> Answer {
+        let match = rule.match
+        if match.isEmpty { return .yes }
+        if !match.uids.isEmpty && !match.uids.contains(caller.uid) { return .no }
+        if !match.gids.isEmpty && !match.gids.contains(where: caller.groups.contains) { return .no }
+        var pending: UnresolvedName?
+        if !match.users.isEmpty {
+            switch key(match.users, kind: .user, rule: rule) {
+            case .no: return .no
+            case .yes: break
+            case .unknown(let name): pending = name
+            }
+        }
+        if !match.groups.isEmpty {
+            switch key(match.groups, kind: .group, rule: rule) {
+            case .no: return .no
+            case .yes: break
+            case .unknown(let name): if pending == nil { pending = name }
+            }
+        }
+        if let pending { return .unknown(pending) }
+        return .yes
+    }
+
+    /// One key's names: yes as soon as one resolves to the caller; no when all resolve and none
+    /// is the caller; otherwise unknown, naming the first name that did not resolve.
+    mutating func key(_ names: [[UInt8]], kind: NameKind, rule: Rule) -> Answer {
+        var firstUnresolved: UnresolvedName?
+        for name in names {
+            let lookup = lookUp(name, kind: kind)
+            switch lookup {
+            case .found(let id):
+                if kind == .user ? id == caller.uid : caller.groups.contains(id) { return .yes }
+            case .notFound, .failed:
+                if firstUnresolved == nil {
+                    firstUnresolved = UnresolvedName(name: name, kind: kind, lookup: lookup, rule: rule)
+                }
+            }
+        }
+        if let firstUnresolved { return .unknown(firstUnresolved) }
+        return .no
+    }
+
+    mutating func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
+        if kind == .user {
+            if let known = users[name] { return known }
+            let found = resolver.lookUp(name, kind: .user)
+            users[name] = found
+            return found
+        }
+        if let known = groups[name] { return known }
+        let found = resolver.lookUp(name, kind: .group)
+        groups[name] = found
+        return found
     }
 }

@@ -21,14 +21,14 @@ public struct SyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
 /// - no line is ever split (stock cuts at 4095 bytes and parses the tail as a new line);
 /// - a NUL byte anywhere is an error (stock truncates the line there);
 /// - include paths must be absolute (stock resolves them against the caller's cwd);
-/// - include paths must not end in `/` (reserved for drop-in directories).
+/// - an include path ending in `/` names a directory of drop-in files; `//`, `/./` and `/../`
+///   are refused by the file reader.
 ///
-/// Qualifiers after the bridge name (`user=alice`, `max=4`, `isolated`) are recognised as such
-/// and refused as "not supported yet": the policy extensions slot in here later, and until then
-/// a file written for them fails closed.
+/// Qualifiers after the bridge name (issue 10, contract §6): match keys `user=`, `uid=`, `group=`,
+/// `gid=` (comma lists) and, on allow rules only, the options `max=N`, `vlan=N` and `isolated`.
+/// Unknown keys, a key given twice, a value listed twice, empty values, out-of-range numbers and
+/// options on a deny are errors at the offending token.
 public enum Grammar {
-    /// Flags that are qualifiers without `=`.
-    static let bareQualifiers: Set<[UInt8]> = [Array("isolated".utf8)]
 
     /// Parses a whole file. Returns the directives in file order, or the first error.
     public static func parse(_ contents: [UInt8], path: [UInt8]) -> Result<[Directive], SyntaxError> {
@@ -64,20 +64,32 @@ public enum Grammar {
             guard let nameToken = arguments.first else {
                 return fail("'\(word)' needs a bridge name or 'all'", at: keyword.startIndex)
             }
-            if let extra = arguments.dropFirst().first {
-                if extra.contains(UInt8(ascii: "=")) || bareQualifiers.contains(Array(extra)) {
-                    return fail("qualifier '\(Escaping.escape(Array(extra), limit: 64))' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')",
-                                at: extra.startIndex)
+            var match = RuleMatch()
+            var options = RuleOptions.none
+            if arguments.count > 1 {
+                // Qualifiers: every token after the bridge name (the line is scanned again only
+                // for such lines; a stock line never gets here).
+                var failure: SyntaxError?
+                var seen: [Qualifier] = []
+                var index = 0
+                Self.forEachToken(line) { token in
+                    index += 1
+                    guard index > 2 else { return true }
+                    if let error = Self.parseQualifier(token, action: action, seen: &seen, match: &match, options: &options) {
+                        failure = SyntaxError(location: location, message: error.message,
+                                              column: error.at - line.startIndex + 1)
+                        return false
+                    }
+                    return true
                 }
-                return fail("unexpected '\(Escaping.escape(Array(extra), limit: 64))' after the bridge name (one bridge per rule)",
-                            at: extra.startIndex)
+                if let failure { return .failure(failure) }
             }
             if Self.token(nameToken, is: "all") {
-                return .success(.rule(Rule(action: action, bridge: .all, location: location)))
+                return .success(.rule(Rule(action: action, bridge: .all, location: location, match: match, options: options)))
             }
             do {
                 let name = try InterfaceName(validating: nameToken)
-                return .success(.rule(Rule(action: action, bridge: .named(name), location: location)))
+                return .success(.rule(Rule(action: action, bridge: .named(name), location: location, match: match, options: options)))
             } catch {
                 return fail("bridge name '\(Escaping.escape(Array(nameToken), limit: 64))' \(error.explanation)", at: nameToken.startIndex)
             }
@@ -91,11 +103,10 @@ public enum Grammar {
             guard path.first == UInt8(ascii: "/") else {
                 return fail("include path '\(Escaping.escape(Array(path), limit: 256))' is relative; write an absolute path", at: path.startIndex)
             }
-            // `lab.conf/` would name lab.conf on the way through a path walk that drops empty
-            // components, while the stock helper's fopen fails with ENOTDIR and skips it. A
-            // trailing slash is kept for drop-in directories, so it is an error until they exist.
-            if path.last == UInt8(ascii: "/") {
-                return fail("include path '\(Escaping.escape(Array(path), limit: 256))' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)",
+            // A trailing slash names a directory of drop-in files (never a file: `lab.conf/` is
+            // not read as lab.conf). The root itself is not a drop-in directory.
+            if path.count == 1 {
+                return fail("include path '/' names the root directory; name a drop-in directory such as /etc/qemu/bridge.d/",
                             at: path.startIndex)
             }
             return .success(.include(path: Array(path), location: location))
@@ -115,14 +126,7 @@ public enum Grammar {
         private(set) var count = 0
 
         init(_ line: ArraySlice<UInt8>) {
-            var index = line.startIndex
-            while index < line.endIndex {
-                while index < line.endIndex, line[index] == 0x20 || line[index] == 0x09 { index += 1 }
-                let start = index
-                while index < line.endIndex, line[index] != 0x20, line[index] != 0x09 { index += 1 }
-                let token = Grammar.trimmed(line[start..<index])
-                if token.isEmpty { continue }
-                if token.first == UInt8(ascii: "#") { return }
+            Grammar.forEachToken(line) { token in
                 switch count {
                 case 0: first = token
                 case 1: second = token
@@ -130,6 +134,7 @@ public enum Grammar {
                 default: break
                 }
                 count += 1
+                return true
             }
         }
 
@@ -143,6 +148,22 @@ public enum Grammar {
 
             /// The tokens after the first argument (only their first is ever needed).
             func dropFirst() -> Arguments { Arguments(first: second, second: nil, count: Swift.max(0, count - 1)) }
+        }
+    }
+
+    /// Calls `body` with each token of a line, in order, until it returns false: the line split
+    /// on spaces and tabs, each piece trimmed of C `isspace()` bytes, empty pieces dropped, and
+    /// nothing from the first piece starting with `#` on. Allocates nothing.
+    static func forEachToken(_ line: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Bool) {
+        var index = line.startIndex
+        while index < line.endIndex {
+            while index < line.endIndex, line[index] == 0x20 || line[index] == 0x09 { index += 1 }
+            let start = index
+            while index < line.endIndex, line[index] != 0x20, line[index] != 0x09 { index += 1 }
+            let token = Grammar.trimmed(line[start..<index])
+            if token.isEmpty { continue }
+            if token.first == UInt8(ascii: "#") { return }
+            if !body(token) { return }
         }
     }
 

@@ -3,8 +3,22 @@
 public enum ACLMessages {
     public static let deniedPrefix = "access denied by acl file"
 
-    public static func refusal(_ decision: AccessDecision, bridge: InterfaceName, topLevel: [UInt8]) -> String? {
+    /// `errorText` words an errno of a failed name lookup (BridgeACL has no libc; the helper
+    /// passes strerror's words).
+    public static func refusal(_ decision: AccessDecision, bridge: InterfaceName, topLevel: [UInt8],
+                               errorText: (Int32) -> String = { "error \($0)" }) -> String? {
         switch decision {
+        case .unresolved(let unresolved):
+            let name = Escaping.escape(unresolved.name, limit: 64)
+            let rule = unresolved.rule
+            let what: String
+            switch unresolved.lookup {
+            case .failed(let errno):
+                what = "looking up \(unresolved.kind.word) '\(name)' failed (\(errorText(errno)))"
+            case .notFound, .found:
+                what = "\(unresolved.kind.word) '\(name)' does not exist"
+            }
+            return "\(deniedPrefix): \(rule.location): \(what), and whether '\(rule)' applies to you depends on it; refused for bridge '\(bridge)'"
         case .allowed:
             return nil
         case .denied(let rule):
@@ -16,8 +30,10 @@ public enum ACLMessages {
 
     /// The refusal for a decision made on a device's names; says how the matched name relates
     /// to the requested one when they differ (an alternative name of the same device).
-    public static func refusal(_ decided: DeviceDecision, topLevel: [UInt8]) -> String? {
-        guard let refusal = refusal(decided.decision, bridge: decided.names.requested, topLevel: topLevel) else { return nil }
+    public static func refusal(_ decided: DeviceDecision, topLevel: [UInt8],
+                               errorText: (Int32) -> String = { "error \($0)" }) -> String? {
+        guard let refusal = refusal(decided.decision, bridge: decided.names.requested, topLevel: topLevel,
+                                    errorText: errorText) else { return nil }
         guard case .denied = decided.decision, let note = nameNote(decided) else { return refusal }
         return "\(refusal) (\(note))"
     }

@@ -23,12 +23,27 @@ public enum ACLFileLoad: Sendable, Equatable {
     case refused(ACLFileProblem)
 }
 
+/// What an `ACLFileSource` found at a directory include (`include /etc/qemu/bridge.d/`).
+public enum ACLDirectoryLoad: Sendable, Equatable {
+    /// The file names (not paths) of the directory's regular files whose names end in `.conf`
+    /// and do not start with `.`, in any order. Symbolic links, directories and other entries
+    /// are left out, as the contract says ("other entries are ignored").
+    case names([[UInt8]])
+    /// Missing, or not readable by the caller: skipped like a missing include.
+    case unavailable
+    /// The directory, or a directory on the way to it, fails the checks every ACL path gets.
+    case refused(ACLFileProblem)
+}
+
 /// Reads ACL files. The helper's implementation walks the path from `/` with the caller's
 /// credentials; tests use an in-memory tree. The loader calls one source for one load, in reading
 /// order, so a source may keep state for that load (the helper's keeps the directories it
 /// verified); a class does, without the protocol needing `mutating`.
 public protocol ACLFileSource {
     func load(path: [UInt8]) -> ACLFileLoad
+    /// Lists a drop-in directory; `path` ends with `/`. The loader loads each name it returns
+    /// with `load(path:)`, so every check of an ACL file applies to each drop-in file.
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad
 }
 
 /// Limits that keep a hostile or broken file tree from exhausting the helper.
@@ -244,6 +259,46 @@ private struct LoadState<Source: ACLFileSource> {
 
     mutating func include(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
         if depth > limits.maximumDepth { return .tooDeep(at: location, limit: limits.maximumDepth) }
+        if path.last == UInt8(ascii: "/") { return includeDirectory(path, at: location, depth: depth) }
+        return includeFile(path, at: location, depth: depth)
+    }
+
+    /// A drop-in directory: its `*.conf` files in byte order of name, each included in place
+    /// as if the directory's include line were one include line per file. A missing, unreadable
+    /// or empty directory is skipped like a missing include.
+    mutating func includeDirectory(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
+        switch source.list(directory: path) {
+        case .unavailable:
+            skipped.append(location)
+            return nil
+        case .refused(let reason):
+            return .refused(path: path, reason: reason, includedAt: location)
+        case .names(let listed):
+            // The source's contract says what it returns; the loader does not rely on it for
+            // the shape of a name (a `/` or `..` would leave the directory).
+            let names = listed.filter(Self.isDropInName).sorted { $0.lexicographicallyPrecedes($1) }
+            if names.isEmpty {
+                skipped.append(location)
+                return nil
+            }
+            if names.count > limits.maximumFiles - filesRead.count {
+                return .tooManyFiles(at: location, limit: limits.maximumFiles)
+            }
+            for name in names {
+                if let failure = includeFile(path + name, at: location, depth: depth) { return failure }
+            }
+            return nil
+        }
+    }
+
+    /// `NAME.conf`: at least one byte before `.conf`, no leading `.`, no `/`.
+    static func isDropInName(_ name: [UInt8]) -> Bool {
+        let suffix = Array(".conf".utf8)
+        return name.count > suffix.count && name.first != UInt8(ascii: ".") && !name.contains(UInt8(ascii: "/"))
+            && name.suffix(suffix.count).elementsEqual(suffix) && !name.contains(0)
+    }
+
+    mutating func includeFile(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
         if filesRead.count >= limits.maximumFiles {
             return .tooManyFiles(at: location, limit: limits.maximumFiles)
         }

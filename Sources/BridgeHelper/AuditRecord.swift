@@ -28,7 +28,7 @@ public struct AuditContext: Equatable, Sendable {
 /// the client's view). One syslog datagram, facility authpriv, notice when attached and warning
 /// when refused:
 ///
-///     <85>bridgekeeper-helper[PID]: result=attached uid=U gid=G bridge=B [device=D] tap=T ifindex=N rule=FILE:LINE mode=M netns=I
+///     <85>bridgekeeper-helper[PID]: result=attached uid=U gid=G bridge=B [device=D] tap=T ifindex=N rule=FILE:LINE [vlan=V] [isolated=1] mode=M netns=I
 ///     <84>bridgekeeper-helper[PID]: result=refused uid=U gid=G bridge=B [bridge_bytes=N] [device=D] reason=R [rule=FILE:LINE] mode=M netns=I
 ///
 /// No timestamp and no hostname: the log daemon adds both. Fields always come in this order;
@@ -53,14 +53,21 @@ public enum AuditRecord {
             fields.append(("tap", value(report.tap.bytes)))
             fields.append(("ifindex", String(report.tapIndex)))
             fields.append(("rule", location(report.rule.location)))
+            // The port settings the TAP got (read back before the hand-off).
+            if let vlan = report.rule.options.vlan { fields.append(("vlan", String(vlan))) }
+            if report.rule.options.isolated { fields.append(("isolated", "1")) }
         case .refused(let failure):
             severity = .warning
             fields.append(("result", "refused"))
             fields += caller(context)
             if let device = device(failure, requested: context.bridge) { fields.append(("device", value(device.bytes))) }
             fields.append(("reason", reason(failure)))
-            if case .denied(let decided) = failure, case .denied(let rule) = decided.decision {
-                fields.append(("rule", location(rule.location)))
+            if case .denied(let decided) = failure {
+                if case .denied(let rule) = decided.decision { fields.append(("rule", location(rule.location))) }
+                if case .unresolved(let unresolved) = decided.decision {
+                    fields.append(("rule", location(unresolved.rule.location)))
+                    fields.append((unresolved.kind == .user ? "unresolved-user" : "unresolved-group", value(unresolved.name)))
+                }
             }
         }
         fields.append(("mode", mode(context.mode)))
@@ -112,8 +119,10 @@ public enum AuditRecord {
         case .privilege(.callFailed), .privilege(.unexpectedState): return "privilege-drop"
         case .capabilities: return "capabilities"
         case .policy: return "acl-error"
+        case .callerGroups: return "caller-groups"
         case .denied(let decided):
             if case .denied = decided.decision { return "denied" }
+            if case .unresolved = decided.decision { return "unresolved-name" }
             // `.allowed` never arrives here (the helper refuses only a refusal); should it, the
             // record still says that no rule granted the request.
             return "not-allowed"
@@ -123,6 +132,8 @@ public enum AuditRecord {
         case .tapSetup(.attach, let errno, _) where errno == .exchangeFull: return "bridge-full"
         case .tapSetup: return "kernel"
         case .attachNotVerified: return "not-attached"
+        case .vlanFilteringOff: return "vlan-filtering-off"
+        case .portNotVerified: return "port-not-verified"
         case .handoff: return "handoff"
         }
     }
@@ -155,6 +166,8 @@ public enum AuditRecord {
         case .denied(let decided): canonical = decided.names.canonical
         case .tapSetup(_, _, let bridge): canonical = bridge
         case .attachNotVerified(_, let bridge, _): canonical = bridge
+        case .vlanFilteringOff(let bridge, _): canonical = bridge
+        case .portNotVerified(_, let bridge, _): canonical = bridge
         default: return nil
         }
         return canonical.bytes == requested ? nil : canonical

@@ -16,12 +16,20 @@ public struct NetworkDevice: Equatable, Sendable {
     /// Alternative names that fit in a rule (1...15 bytes).
     public let alternativeNames: [InterfaceName]
     public let kind: Kind
+    /// A bridge's VLAN facts (IFLA_BR_VLAN_FILTERING, IFLA_BR_VLAN_DEFAULT_PVID): a `vlan=` rule
+    /// needs filtering on, and the default PVID (nil: none reported, 0: none) is what a new
+    /// port gets and a `vlan=` port must lose.
+    public let vlanFiltering: Bool
+    public let defaultPVID: UInt16?
 
-    public init(index: Int32, canonicalName: InterfaceName, alternativeNames: [InterfaceName], kind: Kind) {
+    public init(index: Int32, canonicalName: InterfaceName, alternativeNames: [InterfaceName], kind: Kind,
+                vlanFiltering: Bool = false, defaultPVID: UInt16? = nil) {
         self.index = index
         self.canonicalName = canonicalName
         self.alternativeNames = alternativeNames
         self.kind = kind
+        self.vlanFiltering = vlanFiltering
+        self.defaultPVID = defaultPVID
     }
 }
 
@@ -39,7 +47,7 @@ public struct AttachedTap: Equatable, Sendable {
 /// The one seam between the helper's decisions and the system: the real implementation talks to
 /// the kernel, the tests' implementation records calls. Methods are listed in the order the
 /// helper calls them.
-public protocol HelperPlatform: AnyObject {
+public protocol HelperPlatform: NameResolver {
     /// Nil if `fd` is an open, connected AF_UNIX stream/seqpacket socket; else what is wrong.
     func checkHandoffSocket(_ fd: Int32) -> HandoffSocket.Problem?
     /// Opens /dev/net/tun while still privileged (works with mode 0600 in setuid mode).
@@ -48,16 +56,19 @@ public protocol HelperPlatform: AnyObject {
     func dropPrivileges() throws(HelperFailure)
     /// Reads the ACL as the caller.
     func loadPolicy() -> Result<Policy, PolicyError>
+    /// The caller's uid and groups for rules with match keys (the real gid and the
+    /// supplementary groups the helper received).
+    func callerIdentity() throws(HelperFailure) -> CallerIdentity
     /// The device the kernel resolves `name` to in the caller's network namespace (by its
     /// canonical or any alternative name), or nil if there is none.
     func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice?
-    /// Creates the TAP (owner = caller), marks it (`TapMark`: the caller's real uid and `rule`,
-    /// the location of the allow rule that granted it, in the interface alias, read back),
+    /// Creates the TAP (owner = caller), marks it (`TapMark`: the caller's real uid and the
+    /// location of `rule`, the allow rule that granted it, in the interface alias, read back),
     /// copies the bridge MTU, sets the MAC prefix, attaches it to the bridge by index, checks
-    /// that it is attached there, and brings it up, with CAP_NET_ADMIN effective only for this
-    /// call.
+    /// that it is attached there, applies the rule's options (`RuleOptions`: port VLAN,
+    /// isolation, the quota), and brings it up, with CAP_NET_ADMIN effective only for this call.
     func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
-                           rule: SourceLocation) throws(HelperFailure) -> AttachedTap
+                           rule: Rule) throws(HelperFailure) -> AttachedTap
     /// Empties every capability set.
     func dropAllCapabilities() throws(HelperFailure)
     /// Sends the TAP descriptor over the socket.
@@ -97,15 +108,18 @@ public enum Helper {
         let names = device.map {
             DeviceNames(requested: requested, canonical: $0.canonicalName, alternatives: $0.alternativeNames)
         } ?? DeviceNames(unresolved: requested)
-        let decided = policy.decide(device: names)
+        let caller = try platform.callerIdentity()
+        let decided = policy.decide(device: names, caller: caller, resolver: platform)
         guard case .allowed(let rule) = decided.decision else { throw .denied(decided) }
         guard let device else { throw .bridgeMissing(requested) }
         guard case .bridge(let mtu) = device.kind else {
             if case .other(let driver) = device.kind { throw .notABridge(requested, driver: driver) }
             throw .notABridge(requested, driver: [])
         }
+        // A VLAN a non-filtering bridge would store and not enforce: refused before any TAP exists.
+        if let vlan = rule.options.vlan, !device.vlanFiltering { throw .vlanFilteringOff(bridge: device.canonicalName, vlan: vlan) }
         let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader,
-                                                 rule: rule.location)
+                                                 rule: rule)
         try platform.dropAllCapabilities()
         platform.pausePoint("before-send")
         try platform.handOff(to: arguments.socket)

@@ -12,6 +12,7 @@ public final class LinuxPlatform: HelperPlatform {
     var mode: PrivilegeMode { probe.mode }
     var tun: TunControl?
     var tap: TapDevice?
+    let names = NameService()
 
     public init(caller: Credentials) {
         self.caller = caller
@@ -46,6 +47,18 @@ public final class LinuxPlatform: HelperPlatform {
         PolicyLoader.load(path: Installation.aclFile, from: SafeFileReader())
     }
 
+    public func callerIdentity() throws(HelperFailure) -> CallerIdentity {
+        guard let identity = NameService.caller(realUser: caller.realUser, realGroup: caller.realGroup) else {
+            throw .callerGroups(.current)
+        }
+        return identity
+    }
+
+    /// Names resolve through NSS after the drop, with the caller's credentials.
+    public func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
+        names.lookUp(name, kind: kind)
+    }
+
     public func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice? {
         let link: LinkDescription
         do {
@@ -69,7 +82,8 @@ public final class LinuxPlatform: HelperPlatform {
         } else {
             kind = .other(driver: Self.driver(of: canonical))
         }
-        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind)
+        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind,
+                             vlanFiltering: link.bridge?.vlanFiltering ?? false, defaultPVID: link.bridge?.defaultPVID)
     }
 
     /// The ethtool driver name, only for the message about a device that is not a bridge.
@@ -82,15 +96,15 @@ public final class LinuxPlatform: HelperPlatform {
     }
 
     public func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
-                                  rule: SourceLocation) throws(HelperFailure) -> AttachedTap {
+                                  rule: Rule) throws(HelperFailure) -> AttachedTap {
         guard let control = tun.take() else { throw .tapSetup(.create, .noSuchDevice, bridge: bridge.canonicalName) }
-        let mark = TapMark(uid: caller.realUser, rule: rule).rendered
+        let mark = TapMark(uid: caller.realUser, rule: rule.location).rendered
         do { try Privileges.raiseNetworkAdmin() } catch { throw .capabilities(error) }
         var made: ConfiguredTap?
         var failure: HelperFailure?
         do {
             made = try Self.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: virtioNetHeader,
-                                         owner: caller.realUser, mark: mark)
+                                         owner: caller.realUser, mark: mark, options: rule.options)
         } catch {
             failure = error
         }
@@ -112,7 +126,8 @@ public final class LinuxPlatform: HelperPlatform {
     /// attached. If any step fails, the TAP's only descriptor is closed on the way out and the
     /// kernel removes the TAP.
     public static func configureTap(_ control: consuming TunControl, bridge: NetworkDevice, mtu: UInt32,
-                                    virtioNetHeader: Bool, owner: uid_t, mark: [UInt8]) throws(HelperFailure) -> ConfiguredTap {
+                                    virtioNetHeader: Bool, owner: uid_t, mark: [UInt8],
+                                    options: RuleOptions = .none) throws(HelperFailure) -> ConfiguredTap {
         let name = bridge.canonicalName
         var flags: TunFlags = [.tap, .noPacketInfo]
         if virtioNetHeader {
@@ -169,6 +184,13 @@ public final class LinuxPlatform: HelperPlatform {
             }
             if stored?.alias != mark { throw .tapSetup(.markReadBack(tap), Errno(rawValue: EPROTO), bridge: name) }
             throw .attachNotVerified(tap: tap, bridge: name, master: stored?.master)
+        }
+        // Issue 10: the port's VLAN and isolation, then the quota, all before `up` and before
+        // the descriptor can leave the helper.
+        try configurePort(options, tap: tap, index: index, bridge: bridge, kernel: netlink)
+        if options.maxTaps != nil {
+            // Placeholder until the quota lands: never attach without it.
+            throw .tapSetup(.netlink, Errno(rawValue: EOPNOTSUPP), bridge: name)
         }
         do {
             try netlink.change(LinkChange.up(index: index, sequence: netlink.nextSequence()), what: "up")

@@ -46,7 +46,10 @@ public enum HelperFailure: Error, Equatable, Sendable {
     case privilege(PrivilegeError)
     /// The ACL could not be read or parsed (every such error refuses).
     case policy(PolicyError)
-    /// The ACL refuses this device (a deny, or no allow).
+    /// The caller's groups could not be listed (rules with match keys need them).
+    case callerGroups(Errno)
+    /// The ACL refuses this device (a deny, no allow, or a name the decision needs that does
+    /// not resolve).
     case denied(DeviceDecision)
     /// Allowed, but no device of that name exists in the caller's network namespace.
     case bridgeMissing(InterfaceName)
@@ -58,6 +61,12 @@ public enum HelperFailure: Error, Equatable, Sendable {
     case tapSetup(TapStep, Errno, bridge: InterfaceName)
     /// After attaching, the TAP's master is not the bridge that was decided on.
     case attachNotVerified(tap: InterfaceName, bridge: InterfaceName, master: Int32?)
+    /// The granting rule has `vlan=` but the bridge does not filter VLANs (the kernel would store
+    /// the VLAN and not enforce it); refused before any TAP exists.
+    case vlanFilteringOff(bridge: InterfaceName, vlan: UInt16)
+    /// A port setting of the granting rule (`vlan=`, `isolated`) did not read back as set; the
+    /// TAP is gone.
+    case portNotVerified(tap: InterfaceName, bridge: InterfaceName, PortProblem)
     /// Sending the descriptor failed; the TAP is gone.
     case handoff(fd: Int32, HandoffSocket.SendError)
     /// The capability story went wrong after the drop (raise, lower, drop all).
@@ -79,6 +88,12 @@ public enum TapStep: Equatable, Sendable {
     case markReadBack(InterfaceName)
     case mtu(InterfaceName, UInt32)
     case attach
+    /// Port settings from the granting rule, after attaching and before `up`: PVID N untagged,
+    /// removing the bridge's default PVID, isolation, and reading the port back.
+    case portVLAN(InterfaceName, UInt16)
+    case removeDefaultVLAN(InterfaceName, UInt16)
+    case isolate(InterfaceName)
+    case portReadBack(InterfaceName)
     case up(InterfaceName)
 }
 

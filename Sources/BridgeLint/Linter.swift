@@ -116,6 +116,8 @@ final class RepairingSource<Inner: ACLFileSource>: ACLFileSource {
         return repaired(path, load)
     }
 
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad { inner.list(directory: path) }
+
     private func repaired(_ path: [UInt8], _ load: ACLFileLoad) -> ACLFileLoad {
         guard case .contents(_, let identity) = load, let bytes = patched[path] else { return load }
         return .contents(bytes, identity: identity)

@@ -127,6 +127,12 @@ public final class SafeFileReader: ACLFileSource {
         return openLeaf(fileName, in: directory, path: path)
     }
 
+    /// Drop-in directories: not read yet by this reader. Refusing (never skipping) keeps a
+    /// directory include from silently granting or losing rules until the walk lists it.
+    public func list(directory path: [UInt8]) -> ACLDirectoryLoad {
+        .refused(.other(path, "\(Escaping.escape(path)): drop-in directories are not read by this build"))
+    }
+
     private func openLeaf(_ name: ArraySlice<UInt8>, in directory: VerifiedDirectory, path: [UInt8]) -> ACLFileLoad {
         switch openChecked(name, in: directory.descriptor.borrowed, directory: false, walked: path) {
         case .failed(let load): return load

@@ -69,7 +69,7 @@ struct DecisionTests {
     @Test(arguments: decisionCases)
     func decide(_ testCase: DecisionCase) throws {
         let policy = try #require(singleFilePolicy(testCase.acl))
-        let decision = policy.decide(bridge: try InterfaceName(validating: testCase.bridge))
+        let decision = policy.decideAsStock(bridge: try InterfaceName(validating: testCase.bridge))
         #expect(decision == (try expectedDecision(testCase.expected)))
         if case .allowed = testCase.expected { #expect(decision.isAllowed) } else { #expect(!decision.isAllowed) }
     }
@@ -78,8 +78,8 @@ struct DecisionTests {
         var tree = MemoryACLTree()
         tree.add(topLevelPath, contents: bytes("allow ") + [0xFF] + bytes("\n"))
         let policy = try loadPolicy(tree).get()
-        #expect(policy.decide(bridge: try InterfaceName(validating: [0xFF])).isAllowed)
-        #expect(!policy.decide(bridge: try InterfaceName(validating: [0xEF, 0xBF, 0xBD])).isAllowed)
+        #expect(policy.decideAsStock(bridge: try InterfaceName(validating: [0xFF])).isAllowed)
+        #expect(!policy.decideAsStock(bridge: try InterfaceName(validating: [0xEF, 0xBF, 0xBD])).isAllowed)
     }
 
     @Test func decidingRuleInAnIncludeNamesThatFile() throws {
@@ -89,7 +89,7 @@ struct DecisionTests {
         ])
         let policy = try loadPolicy(tree).get()
         let bridge = try name("br0")
-        let decision = policy.decide(bridge: bridge)
+        let decision = policy.decideAsStock(bridge: bridge)
         #expect(decision == .denied(by: try ExpectedRule.deny("br0", "/etc/qemu/lab.conf", line: 3).rule()))
         #expect(ACLMessages.refusal(decision, bridge: bridge, topLevel: bytes(topLevelPath))
                 == "access denied by acl file: /etc/qemu/lab.conf:3: 'deny br0' refuses bridge 'br0'")
@@ -122,34 +122,34 @@ struct ACLMessageTests {
     @Test func allowedHasNoRefusal() throws {
         let policy = try #require(singleFilePolicy("allow br0\n"))
         let bridge = try name("br0")
-        #expect(ACLMessages.refusal(policy.decide(bridge: bridge), bridge: bridge, topLevel: top) == nil)
+        #expect(ACLMessages.refusal(policy.decideAsStock(bridge: bridge), bridge: bridge, topLevel: top) == nil)
     }
 
     @Test func deniedByANamedRule() throws {
         let policy = try #require(singleFilePolicy("allow all\ndeny br1\n"))
         let bridge = try name("br1")
-        #expect(ACLMessages.refusal(policy.decide(bridge: bridge), bridge: bridge, topLevel: top)
+        #expect(ACLMessages.refusal(policy.decideAsStock(bridge: bridge), bridge: bridge, topLevel: top)
                 == "access denied by acl file: /etc/qemu/bridge.conf:2: 'deny br1' refuses bridge 'br1'")
     }
 
     @Test func deniedByDenyAll() throws {
         let policy = try #require(singleFilePolicy("allow br0\n\ndeny all\n"))
         let bridge = try name("br0")
-        #expect(ACLMessages.refusal(policy.decide(bridge: bridge), bridge: bridge, topLevel: top)
+        #expect(ACLMessages.refusal(policy.decideAsStock(bridge: bridge), bridge: bridge, topLevel: top)
                 == "access denied by acl file: /etc/qemu/bridge.conf:3: 'deny all' refuses bridge 'br0'")
     }
 
     @Test func notAllowed() throws {
         let policy = try #require(singleFilePolicy("allow br0\n"))
         let bridge = try name("br7")
-        #expect(ACLMessages.refusal(policy.decide(bridge: bridge), bridge: bridge, topLevel: top)
+        #expect(ACLMessages.refusal(policy.decideAsStock(bridge: bridge), bridge: bridge, topLevel: top)
                 == "access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'br7'; an administrator can add 'allow br7'")
     }
 
     @Test func notAllowedEscapesTheName() throws {
         let policy = try #require(singleFilePolicy(""))
         let bridge = try InterfaceName(validating: bytes("br") + [0xC2, 0x9B] + bytes("'x"))
-        #expect(ACLMessages.refusal(policy.decide(bridge: bridge), bridge: bridge, topLevel: top)
+        #expect(ACLMessages.refusal(policy.decideAsStock(bridge: bridge), bridge: bridge, topLevel: top)
                 == "access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'br\\xc2\\x9b\\x27x'; an administrator can add 'allow br\\xc2\\x9b\\x27x'")
     }
 
@@ -158,7 +158,7 @@ struct ACLMessageTests {
         let bridge = try name("br0")
         #expect(ACLMessages.refusal(.notAllowed, bridge: bridge, topLevel: bytes("/etc/qemu/other\n.conf"))
                 == "access denied by acl file: no rule in /etc/qemu/other\\x0a.conf or its includes allows bridge 'br0'; an administrator can add 'allow br0'")
-        #expect(policy.decide(bridge: bridge) == .notAllowed)
+        #expect(policy.decideAsStock(bridge: bridge) == .notAllowed)
     }
 
     @Test(arguments: policyErrorMessages)

@@ -50,7 +50,6 @@ struct GrammarCase: Sendable, CustomTestStringConvertible {
 }
 
 let unknownSuffix = " (expected allow, deny, include or a # comment)"
-let qualifierSuffix = " is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')"
 
 /// "#" followed by `count - 1` x's: a comment line of exactly `count` bytes.
 func commentLine(_ count: Int) -> [UInt8] { bytes("#") + repeated("x", count - 1) }
@@ -132,12 +131,6 @@ let grammarCases: [GrammarCase] = [
                 .error(line: 1, message: "unexpected 'br1' after the bridge name (one bridge per rule)")),
     GrammarCase("deny all with an extra token", "deny all br0\n",
                 .error(line: 1, message: "unexpected 'br0' after the bridge name (one bridge per rule)")),
-    GrammarCase("qualifier user=", "allow br0 user=alice\n",
-                .error(line: 1, message: "qualifier 'user=alice'" + qualifierSuffix)),
-    GrammarCase("qualifier isolated", "allow br2 isolated\n",
-                .error(line: 1, message: "qualifier 'isolated'" + qualifierSuffix)),
-    GrammarCase("qualifier on a deny", "\ndeny br1 group=interns\n",
-                .error(line: 2, message: "qualifier 'group=interns'" + qualifierSuffix)),
     GrammarCase("16-byte name", "allow 0123456789abcdef\n",
                 .error(line: 1, message: "bridge name '0123456789abcdef' is too long: 16 bytes (at most 15)")),
     GrammarCase("long name is cut at 64 bytes in the message", bytes("deny ") + repeated("n", 300) + bytes("\n"),
@@ -158,22 +151,21 @@ let grammarCases: [GrammarCase] = [
     GrammarCase("include with two tokens", "include /a b\n",
                 .error(line: 1, message: "'include' takes exactly one absolute path (paths with spaces are not supported)")),
     GrammarCase("include alone", "include\n", .error(line: 1, message: "'include' needs an absolute path")),
-    // Path forms (issue 7 item 6). Only a trailing '/' is a parse error: it is reserved for
-    // drop-in directories, and the stock helper's fopen fails on it (ENOTDIR), while a walk that
-    // drops empty components would read the file. The other forms parse with their spelling
-    // kept; the decision is then made on the object by SafeFileReader (t-acl-walk): `//`
-    // collapses and reads the same checked object as `/`, while '.' and '..' components are
-    // refused (never skipped), since '..' would step out of a verified directory.
-    GrammarCase("include with a trailing slash", "include /etc/qemu/d/lab.conf/\n",
-                .error(line: 1, message: "include path '/etc/qemu/d/lab.conf/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
-    GrammarCase("include of a directory with a trailing slash", "# drop-ins\ninclude /etc/qemu/d/\n",
-                .error(line: 2, message: "include path '/etc/qemu/d/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+    // Path forms (issue 7 item 6, issue 10). A trailing '/' names a drop-in directory (never
+    // the file `lab.conf/` would walk to); the root itself is refused. The other forms parse
+    // with their spelling kept; the decision is then made on the object by SafeFileReader
+    // (t-acl-walk): `//` collapses and reads the same checked object as `/`, while '.' and '..'
+    // components are refused (never skipped), since '..' would step out of a verified directory.
+    GrammarCase("include with a trailing slash is a directory include", "include /etc/qemu/d/lab.conf/\n",
+                .directives([.include("/etc/qemu/d/lab.conf/", line: 1)])),
+    GrammarCase("include of a drop-in directory", "# drop-ins\ninclude /etc/qemu/d/\n",
+                .directives([.include("/etc/qemu/d/", line: 2)])),
     GrammarCase("include of the root directory", "include /\n",
-                .error(line: 1, message: "include path '/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
-    GrammarCase("include with two trailing slashes", "include /etc/qemu/lab.conf//\n",
-                .error(line: 1, message: "include path '/etc/qemu/lab.conf//' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
-    GrammarCase("include with a trailing slash and CRLF", "include /etc/qemu/lab.conf/\r\n",
-                .error(line: 1, message: "include path '/etc/qemu/lab.conf/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)")),
+                .error(line: 1, message: "include path '/' names the root directory; name a drop-in directory such as /etc/qemu/bridge.d/")),
+    GrammarCase("include with two trailing slashes (a directory; the reader collapses //)", "include /etc/qemu/lab.conf//\n",
+                .directives([.include("/etc/qemu/lab.conf//", line: 1)])),
+    GrammarCase("include of a directory with CRLF", "include /etc/qemu/d/\r\n",
+                .directives([.include("/etc/qemu/d/", line: 1)])),
     GrammarCase("include with a doubled slash (reader: same object as one slash)", "include /etc/qemu//lab.conf\n",
                 .directives([.include("/etc/qemu//lab.conf", line: 1)])),
     GrammarCase("include with a leading doubled slash (reader: same object)", "include //etc/qemu/lab.conf\n",

@@ -43,7 +43,7 @@ struct PropertyTests {
             let lines = Self.randomPolicy(&rng)
             let policy = try Self.load(lines.map(\.text))
             for bridge in Self.requested {
-                if policy.decide(bridge: try name(bridge)).isAllowed != Self.stockAllows(lines, bridge) {
+                if policy.decideAsStock(bridge: try name(bridge)).isAllowed != Self.stockAllows(lines, bridge) {
                     counterexample = "\(lines.map(\.text)) ? \(bridge)"
                 }
             }
@@ -64,8 +64,8 @@ struct PropertyTests {
             let after = try Self.load(withDeny)
             for bridge in Self.requested {
                 let bridgeName = try name(bridge)
-                let grantedNow = after.decide(bridge: bridgeName).isAllowed
-                let grantedBefore = before.decide(bridge: bridgeName).isAllowed
+                let grantedNow = after.decideAsStock(bridge: bridgeName).isAllowed
+                let grantedBefore = before.decideAsStock(bridge: bridgeName).isAllowed
                 let mustBeDenied = denied == "all" || denied == bridge
                 if (grantedNow && !grantedBefore) || (mustBeDenied && grantedNow) {
                     counterexample = "\(withDeny) ? \(bridge)"
@@ -85,7 +85,7 @@ struct PropertyTests {
             let permuted = try Self.load(shuffled)
             for bridge in Self.requested {
                 let bridgeName = try name(bridge)
-                if original.decide(bridge: bridgeName).isAllowed != permuted.decide(bridge: bridgeName).isAllowed {
+                if original.decideAsStock(bridge: bridgeName).isAllowed != permuted.decideAsStock(bridge: bridgeName).isAllowed {
                     counterexample = "\(lines) vs \(shuffled) ? \(bridge)"
                 }
             }
@@ -99,12 +99,15 @@ struct PropertyTests {
         func move(_ rule: Rule) -> Rule {
             let old = rule.location
             let new = old.line >= line ? old.line + 1 : old.line
-            return Rule(action: rule.action, bridge: rule.bridge, location: BridgeACL.SourceLocation(path: old.path, line: new))
+            return Rule(action: rule.action, bridge: rule.bridge, location: BridgeACL.SourceLocation(path: old.path, line: new),
+                        match: rule.match, options: rule.options)
         }
         switch decision {
         case .allowed(let rule): return .allowed(by: move(rule))
         case .denied(let rule): return .denied(by: move(rule))
         case .notAllowed: return .notAllowed
+        case .unresolved(let name):
+            return .unresolved(UnresolvedName(name: name.name, kind: name.kind, lookup: name.lookup, rule: move(name.rule)))
         }
     }
 
@@ -123,8 +126,8 @@ struct PropertyTests {
             }
             for bridge in Self.requested {
                 let bridgeName = try name(bridge)
-                let expected = Self.shifted(without.decide(bridge: bridgeName), insertedAt: position + 1)
-                if with.decide(bridge: bridgeName) != expected {
+                let expected = Self.shifted(without.decideAsStock(bridge: bridgeName), insertedAt: position + 1)
+                if with.decideAsStock(bridge: bridgeName) != expected {
                     counterexample = "\(withInclude) ? \(bridge)"
                 }
             }

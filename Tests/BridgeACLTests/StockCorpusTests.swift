@@ -7,6 +7,10 @@ import Testing
 /// header says which requests only the privileged test can check.
 @Suite("Stock corpus")
 struct StockCorpusTests {
+    /// t-differential's caller, and what its name service says.
+    static let nobody = CallerIdentity(uid: 65534, groups: [65534])
+    static func names() -> TableNames { TableNames(["user:root": 0, "user:nobody": 65534, "group:root": 0, "group:nogroup": 65534]) }
+
     @Test(arguments: StockCorpus.cases)
     func bridgekeeperDecidesAsTheCorpusSays(_ testCase: StockCase) throws {
         guard !testCase.needsRealReader else { return }
@@ -30,7 +34,8 @@ struct StockCorpusTests {
                 Issue.record("\(context): expected \(request.ours), got the load error \(error)")
             case (let expected, .success(let policy)):
                 let interface = try name(bridge)
-                let decision = policy.decide(bridge: interface)
+                let decision = policy.decide(device: DeviceNames(unresolved: interface), caller: Self.nobody,
+                                             resolver: Self.names()).decision
                 switch expected {
                 case .allowed:
                     #expect(decision.isAllowed, "\(context): expected allowed, got \(decision)")

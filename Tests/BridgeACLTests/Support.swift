@@ -45,7 +45,20 @@ struct MemoryACLTree: ACLFileSource {
     /// A refusal in the tree's own words (`ACLFileProblem.other`).
     mutating func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(.other(bytes(path), reason)) }
 
+    /// Directory answers set by a test; otherwise a directory lists the files directly below it
+    /// (every name, so the loader's own filter is exercised), or is unavailable if it has none.
+    var directories: [[UInt8]: ACLDirectoryLoad] = [:]
+
+    mutating func directory(_ path: String, _ answer: ACLDirectoryLoad) { directories[bytes(path)] = answer }
+
     func load(path: [UInt8]) -> ACLFileLoad { files[path] ?? .unavailable }
+
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad {
+        if let answer = directories[path] { return answer }
+        let names = files.keys.filter { $0.count > path.count && $0.starts(with: path) && !$0[path.count...].contains(UInt8(ascii: "/")) }
+            .map { Array($0[path.count...]) }
+        return names.isEmpty ? .unavailable : .names(names)
+    }
 }
 
 func loadPolicy(_ tree: MemoryACLTree, limits: ACLLimits = ACLLimits()) -> Result<Policy, PolicyError> {
@@ -113,4 +126,36 @@ func expectPolicyError(_ result: Result<Policy, PolicyError>, _ expected: Policy
     #expect(error == expected, sourceLocation: sourceLocation)
     #expect(error.description == message, sourceLocation: sourceLocation)
     #expect(ACLMessages.refusal(error) == "access denied by acl file: " + message, sourceLocation: sourceLocation)
+}
+
+/// A name service that knows no names (stock rules never ask it).
+final class NoNames: NameResolver {
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup { .notFound }
+}
+
+extension Policy {
+    /// The decision for an ordinary caller (uid 1000, group 1000) of a policy without names.
+    func decide(device names: DeviceNames) -> DeviceDecision {
+        decide(device: names, caller: CallerIdentity(uid: 1000, groups: [1000]), resolver: NoNames())
+    }
+}
+
+/// A name service from a table: "user:NAME" and "group:NAME" keys; `failing` names fail with
+/// EIO; every lookup is counted.
+final class TableNames: NameResolver {
+    let table: [String: UInt32]
+    var failing: Set<String> = []
+    private(set) var lookups: [String] = []
+
+    init(_ table: [String: UInt32], failing: Set<String> = []) {
+        self.table = table
+        self.failing = failing
+    }
+
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
+        let key = "\(kind.word):\(String(decoding: name, as: UTF8.self))"
+        lookups.append(key)
+        if failing.contains(key) { return .failed(errno: 5) }
+        return table[key].map { .found($0) } ?? .notFound
+    }
 }

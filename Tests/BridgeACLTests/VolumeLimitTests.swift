@@ -50,7 +50,7 @@ struct VolumeLimitTests {
             return
         }
         #expect(policy.filesRead.count == 5)
-        #expect(policy.decide(bridge: try name("br0")).isAllowed)
+        #expect(policy.decideAsStock(bridge: try name("br0")).isAllowed)
     }
 
     @Test func oneByteMoreIsRefusedAtTheIncludeThatCrossesTheLimit() {
@@ -99,7 +99,7 @@ struct VolumeLimitTests {
             return
         }
         #expect(policy.rules.count == 1 + 3 * 33_332)
-        #expect(policy.decide(bridge: try name("br0")).isAllowed)
+        #expect(policy.decideAsStock(bridge: try name("br0")).isAllowed)
     }
 
     @Test func oneDirectiveMoreIsRefusedAtThatLine() {
@@ -161,7 +161,7 @@ struct VolumeLimitTests {
         }
         #expect(policy.rules.count == 10_001)
         #expect(policy.skippedIncludes.count == 9_999)
-        #expect(policy.decide(bridge: try name("br0")).isAllowed)
+        #expect(policy.decideAsStock(bridge: try name("br0")).isAllowed)
     }
 
     /// The line-by-line reading gives exactly Grammar.parse's lines: no final newline, a final

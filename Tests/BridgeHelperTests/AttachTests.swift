@@ -225,10 +225,10 @@ struct AttachTests {
     }
 
     @Test func policyErrorRefusesBeforeLookingTheDeviceUp() throws {
-        let platform = try platform("allow all\ninclude /etc/qemu/lab.conf\n", includes: ["/etc/qemu/lab.conf": "allow br0 user=alice\n"])
+        let platform = try platform("allow all\ninclude /etc/qemu/lab.conf\n", includes: ["/etc/qemu/lab.conf": "allow br0 user=alice,alice\n"])
         let outcome = try run(platform, ["--br=br0", "--fd=3"])
         #expect(refusal(outcome) ==
-            "access denied by acl file: /etc/qemu/lab.conf:1: qualifier 'user=alice' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')")
+            "access denied by acl file: /etc/qemu/lab.conf:1: user 'alice' is listed twice")
         #expect(platform.calls == Array(successCalls().prefix(5)))
     }
 

@@ -17,6 +17,9 @@ final class FakePlatform: HelperPlatform {
     /// The devices that exist: any of their names resolves to them.
     var devices: [NetworkDevice] = []
     private(set) var calls: [String] = []
+    /// The caller for rules with match keys, and what the name service answers.
+    var caller = CallerIdentity(uid: 1000, groups: [1000])
+    var names: [String: NameLookup] = [:]
 
     init(policy: Result<Policy, PolicyError>, failAt: Step? = nil) {
         self.policy = policy
@@ -24,10 +27,11 @@ final class FakePlatform: HelperPlatform {
     }
 
     /// A bridge named `name` (index 10 + its position) with `alternatives`.
-    func addBridge(_ name: String, alternatives: [String] = [], mtu: UInt32? = nil) throws {
+    func addBridge(_ name: String, alternatives: [String] = [], mtu: UInt32? = nil, vlanFiltering: Bool = false) throws {
         devices.append(NetworkDevice(index: Int32(10 + devices.count), canonicalName: try InterfaceName(validating: bytes(name)),
                                      alternativeNames: try alternatives.map { try InterfaceName(validating: bytes($0)) },
-                                     kind: .bridge(mtu: mtu ?? bridgeMTU)))
+                                     kind: .bridge(mtu: mtu ?? bridgeMTU), vlanFiltering: vlanFiltering,
+                                     defaultPVID: vlanFiltering ? 1 : nil))
     }
 
     func addOther(_ name: String, driver: String) throws {
@@ -69,15 +73,25 @@ final class FakePlatform: HelperPlatform {
         return policy
     }
 
+    func callerIdentity() throws(HelperFailure) -> CallerIdentity { caller }
+
+    /// `names` keys are "user:NAME" and "group:NAME"; anything else does not exist.
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
+        let key = "\(kind.word):\(String(decoding: name, as: UTF8.self))"
+        calls.append("lookUp(\(key))")
+        return names[key] ?? .notFound
+    }
+
     func resolveDevice(_ name: InterfaceName) throws(HelperFailure) -> NetworkDevice? {
         try step(.resolveDevice, "resolveDevice(\(name))")
         return devices.first { $0.canonicalName == name || $0.alternativeNames.contains(name) }
     }
 
     func createAttachedTap(bridge: NetworkDevice, mtu: UInt32, virtioNetHeader: Bool,
-                           rule: SourceLocation) throws(HelperFailure) -> AttachedTap {
+                           rule: Rule) throws(HelperFailure) -> AttachedTap {
+        let options = rule.options.rendered.map { ", " + $0 }.joined()
         try step(.createAttachedTap,
-                 "createAttachedTap(\(bridge.canonicalName)#\(bridge.index), mtu: \(mtu), vnet: \(virtioNetHeader), rule: \(rule))")
+                 "createAttachedTap(\(bridge.canonicalName)#\(bridge.index), mtu: \(mtu), vnet: \(virtioNetHeader), rule: \(rule.location)\(options))")
         return AttachedTap(name: InterfaceName.fake(tapName), index: 99)
     }
 

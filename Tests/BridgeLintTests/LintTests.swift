@@ -23,13 +23,13 @@ import Testing
 
 @Suite struct Errors {
     @Test func everySyntaxErrorIsReportedWithItsColumn() {
-        var host = MemoryHost([topLevelPath: "allow br0\nAllow br1\ndeny br0 br1\ninclude rel.conf\nallow br0 user=a\ndeny\nallow abcdefghijklmnop\nallow a\0b\n"])
+        var host = MemoryHost([topLevelPath: "allow br0\nAllow br1\ndeny br0 br1\ninclude rel.conf\nallow br0 user=a,\ndeny\nallow abcdefghijklmnop\nallow a\0b\n"])
         host.device("br0")
         #expect(lintText(host) == [
             "/etc/qemu/bridge.conf:2:1: error: unknown keyword 'Allow' (expected allow, deny, include or a # comment)",
             "/etc/qemu/bridge.conf:3:10: error: unexpected 'br1' after the bridge name (one bridge per rule)",
             "/etc/qemu/bridge.conf:4:9: error: include path 'rel.conf' is relative; write an absolute path",
-            "/etc/qemu/bridge.conf:5:11: error: qualifier 'user=a' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')",
+            "/etc/qemu/bridge.conf:5:16: error: 'user=a,' has an empty element (a stray comma)",
             "/etc/qemu/bridge.conf:6:1: error: 'deny' needs a bridge name or 'all'",
             "/etc/qemu/bridge.conf:7:7: error: bridge name 'abcdefghijklmnop' is too long: 16 bytes (at most 15)",
             "/etc/qemu/bridge.conf:8:8: error: the line contains a NUL byte",
@@ -42,13 +42,13 @@ import Testing
         // The helper stops at inc.conf's first line; lint reports it and still reads the rest.
         var host = MemoryHost([
             topLevelPath: "include /etc/qemu/inc.conf\ninclude /etc/qemu/b.conf\n",
-            "/etc/qemu/inc.conf": "bogus line\ninclude /etc/qemu/c.conf/\n",
+            "/etc/qemu/inc.conf": "bogus line\ninclude /\n",
             "/etc/qemu/b.conf": "allow br0\n",
         ])
         host.device("br0")
         #expect(lintText(host) == [
             "/etc/qemu/inc.conf:1:1: error: unknown keyword 'bogus' (expected allow, deny, include or a # comment)",
-            "/etc/qemu/inc.conf:2:9: error: include path '/etc/qemu/c.conf/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)",
+            "/etc/qemu/inc.conf:2:9: error: include path '/' names the root directory; name a drop-in directory such as /etc/qemu/bridge.d/",
             "3 files read, 2 errors, 0 warnings",
         ])
     }

@@ -47,6 +47,14 @@ struct MemoryHost: ACLFileSource, LintSystem {
         return files[path] ?? .unavailable
     }
 
+    /// Drop-in directories: the regular `*.conf` files directly below `path`.
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad {
+        if unreadable.contains(path) { return .unavailable }
+        let names = files.keys.filter { $0.count > path.count && $0.starts(with: path) && !$0[path.count...].contains(UInt8(ascii: "/")) }
+            .map { Array($0[path.count...]) }
+        return names.isEmpty ? .unavailable : .names(names)
+    }
+
     func absence(of path: [UInt8]) -> Absence { unreadable.contains(path) ? .unreadable : .missing }
     func restriction(of path: [UInt8]) -> String? { restricted[path] }
     func link(named name: InterfaceName) -> LinkLookup {

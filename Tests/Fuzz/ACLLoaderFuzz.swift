@@ -53,6 +53,13 @@ struct FuzzTree: ACLFileSource {
     }
 
     func load(path: [UInt8]) -> ACLFileLoad { files[path] ?? .unavailable }
+
+    /// A directory lists every file directly below it (the loader filters the names).
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad {
+        let names = files.keys.filter { $0.count > path.count && $0.starts(with: path) && !$0[path.count...].contains(UInt8(ascii: "/")) }
+            .map { Array($0[path.count...]) }
+        return names.isEmpty ? .unavailable : .names(names)
+    }
 }
 
 /// The loader's contract, written as a plain recursion: expand includes depth first and in place;
@@ -97,6 +104,37 @@ struct ReferenceLoader {
             }
             let limits = source.limits
             if depth + 1 > limits.maximumDepth { throw Stop(error: .tooDeep(at: location, limit: limits.maximumDepth)) }
+            var paths = [includePath]
+            if includePath.last == UInt8(ascii: "/") {
+                // A drop-in directory: its NAME.conf files (no leading dot) in byte order, each
+                // an include of its own; none is like a missing include.
+                switch source.list(directory: includePath) {
+                case .unavailable:
+                    skipped.append(location)
+                    continue
+                case .refused(let reason):
+                    throw Stop(error: .refused(path: includePath, reason: reason, includedAt: location))
+                case .names(let names):
+                    let conf = utf8(".conf")
+                    paths = names.filter { $0.count > conf.count && $0.first != UInt8(ascii: ".") && $0.suffix(conf.count).elementsEqual(conf) }
+                        .sorted { $0.lexicographicallyPrecedes($1) }.map { includePath + $0 }
+                    if paths.isEmpty {
+                        skipped.append(location)
+                        continue
+                    }
+                    if paths.count > limits.maximumFiles - filesRead.count {
+                        throw Stop(error: .tooManyFiles(at: location, limit: limits.maximumFiles))
+                    }
+                }
+            }
+            for includePath in paths {
+                try includeOne(includePath, at: location, depth: depth, chain: chain)
+            }
+        }
+    }
+
+    mutating func includeOne(_ includePath: [UInt8], at location: BridgeACL.SourceLocation, depth: Int, chain: [FileIdentity]) throws(Stop) {
+            let limits = source.limits
             if filesRead.count >= limits.maximumFiles { throw Stop(error: .tooManyFiles(at: location, limit: limits.maximumFiles)) }
             switch source.load(path: includePath) {
             case .unavailable:
@@ -108,7 +146,6 @@ struct ReferenceLoader {
                 filesRead.append(includePath)
                 try expand(included, path: includePath, depth: depth + 1, chain: chain + [identity])
             }
-        }
     }
 }
 
@@ -149,7 +186,7 @@ enum ACLLoaderFuzz {
             }
             for directive in directives where directive.kind == .deny {
                 for name in names where directive.value == nil || directive.value == name.bytes {
-                    check(!policy.decide(bridge: name).isAllowed,
+                    check(!policy.decideAsStock(bridge: name).isAllowed,
                           "'\(shown(name.bytes))' is allowed despite a deny in \(shown(path)) line \(directive.line)")
                 }
             }
@@ -190,7 +227,7 @@ enum ACLLoaderFuzz {
         if let firstDeny { expected = .denied(by: firstDeny) }
         else if let firstAllow { expected = .allowed(by: firstAllow) }
         else { expected = .notAllowed }
-        let decision = policy.decide(bridge: name)
+        let decision = policy.decideAsStock(bridge: name)
         check(decision == expected, "decision for '\(shown(name.bytes))' is \(decision), expected \(expected)")
         check(decision.isAllowed == (firstAllow != nil && firstDeny == nil), "isAllowed disagrees with the decision")
 
@@ -221,8 +258,8 @@ enum ACLLoaderFuzz {
         }
         check(after.rules.count == policy.rules.count + 1, "appending one deny did not add exactly one rule")
         for name in names {
-            let now = after.decide(bridge: name).isAllowed
-            check(!now || policy.decide(bridge: name).isAllowed, "adding a deny granted '\(shown(name.bytes))'")
+            let now = after.decideAsStock(bridge: name).isAllowed
+            check(!now || policy.decideAsStock(bridge: name).isAllowed, "adding a deny granted '\(shown(name.bytes))'")
             if selector == utf8("all") || name.bytes == selector {
                 check(!now, "'\(shown(name.bytes))' is allowed after appending 'deny \(shown(selector))'")
             }
@@ -240,7 +277,7 @@ enum ACLLoaderFuzz {
             violated("reversing the lines of a loadable top-level file without includes made it fail")
         }
         for name in names {
-            check(permuted.decide(bridge: name).isAllowed == policy.decide(bridge: name).isAllowed,
+            check(permuted.decideAsStock(bridge: name).isAllowed == policy.decideAsStock(bridge: name).isAllowed,
                   "reversing the rules changed the decision for '\(shown(name.bytes))'")
         }
     }

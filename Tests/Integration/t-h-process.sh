@@ -546,7 +546,7 @@ for m in $IT_MODES; do
         -- "$HELPER" --use-vnet --fd={fd} --br=br0
     it_acl_text 'allow br0 user=\e[1m\n'
     bk_check "$p/acl-qualifier-esc" refused \
-        "access denied by acl file: /etc/qemu/bridge.conf:1: qualifier 'user=\\x1b[1m' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')" \
+        "access denied by acl file: /etc/qemu/bridge.conf:1: user name '\\x1b[1m' contains a control byte" \
         -- "$HELPER" --use-vnet --fd={fd} --br=br0
     it_acl_text 'allow br0\0\e[2J\nresult=allow\n'
     bk_check "$p/acl-nul-byte" refused "access denied by acl file: /etc/qemu/bridge.conf:1: the line contains a NUL byte" \

@@ -204,13 +204,12 @@ it_end "t-deb/build/control"
 
 # lintian: no error; the only warning allowed is the one the README explains (a static-PIE
 # helper looks like a shared library without dependencies; absent with LINK=dynamic).
-# The warnings for missing man pages and completions, and the refusal without a release build
-# (small stand-in binaries: only the messages matter here).
+# The warnings for missing man pages and completions, and the refusals (scripts/make-deb.sh
+# itself, with small stand-in binaries: only the messages matter here).
 mkdir -m 0755 "$BK_SCRATCH/empty"
 it_begin
 BK_MAN_DIR=$BK_SCRATCH/empty BK_COMPLETIONS_DIR=$BK_SCRATCH/empty DEB_COMPRESS=gzip DEB_LEVEL=1 \
-    make -s -C "$repo" -o build -o helper -o cli -o deps-build HELPER=/usr/bin/true CLI=/usr/bin/true \
-    DEB_OUT="$BK_SCRATCH/warn" deb >/dev/null 2>"$BK_SCRATCH/warn.err"
+    HELPER=/usr/bin/true CLI=/usr/bin/true DEB_OUT="$BK_SCRATCH/warn" "$repo/scripts/make-deb.sh" >/dev/null 2>"$BK_SCRATCH/warn.err"
 it_expect "exit status" 0 "$?"
 e=$BK_SCRATCH/empty
 it_expect "stderr" "make deb: warning: no $e/bridgekeeper.1: the package has no bridgekeeper(1) page
@@ -230,8 +229,8 @@ it_end "t-deb/build/refused-without-release-build"
 
 it_begin
 it_precondition busybox-static test -x /bin/busybox || it_abort
-it_run make -s -C "$repo" -o build -o helper -o cli -o deps-build HELPER=/bin/busybox CLI=/bin/busybox DEB_OUT="$BK_SCRATCH/static" deb
-it_expect "exit status" 2 "$IT_RC"
+it_run env HELPER=/bin/busybox CLI=/bin/busybox DEB_OUT="$BK_SCRATCH/static" "$repo/scripts/make-deb.sh"
+it_expect "exit status" 1 "$IT_RC"
 it_expect "first line of stderr (after any warning)" "make deb: dpkg-shlibdeps found no dependency for the CLI (it links glibc dynamically)" \
     "$(grep -v '^make deb: warning: ' <<<"$IT_ERR" | head -n 1)"
 mkdir "$BK_SCRATCH/path"

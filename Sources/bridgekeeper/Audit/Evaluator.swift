@@ -132,6 +132,11 @@ final class RecordingSource: ACLFileSource {
         records.append(LoadRecord(path: path, result: result))
         return result
     }
+
+    /// Drop-in directories are not recorded on the wire yet: refused, never skipped.
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad {
+        .refused(.other(path, "\(Escaping.escape(path)): drop-in directories are not evaluated by this build"))
+    }
 }
 
 /// Serves recorded loads back in order, so `PolicyLoader` rebuilds the very `Policy` (or
@@ -151,6 +156,11 @@ final class ReplaySource: ACLFileSource {
         }
         defer { next += 1 }
         return records[next].result
+    }
+
+    func list(directory path: [UInt8]) -> ACLDirectoryLoad {
+        diverged = true
+        return .refused(.other(path, "internal error: the recorded walk does not match"))
     }
 
     /// Replays `records`; nil if they are not one complete walk of `acl`.

@@ -61,7 +61,7 @@ struct Explain: ParsableCommand, UsageErrorExitsTwo {
         do throws(AuditError) {
             let walks = try session.walks(for: [account], share: false)
             let walk = walks.results[walks.of[0]]
-            verdict = session.verdict(try session.policy(walk), bridge: name)
+            verdict = session.verdict(try session.policy(walk), bridge: name, account: account)
             guard case .loads(let records) = walk else { throw AuditError("no walk") }
             files = FileReport.reports(records, user: account.shown)
         } catch {

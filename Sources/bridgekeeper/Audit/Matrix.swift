@@ -60,9 +60,10 @@ struct Matrix: ParsableCommand, UsageErrorExitsTwo {
         let walks = try session.walks(for: accounts, share: true)
         let policies = try walks.results.map { walk throws(AuditError) in try session.policy(walk) }
         let columns = chosen ?? Self.defaultBridges(policies, survey: session.survey)
-        // Verdicts depend only on the walk and the bridge: one per class and bridge.
-        let table = policies.map { policy in columns.map { session.verdict(policy, bridge: $0) } }
-        let rows = accounts.indices.map { (accounts[$0], table[walks.of[$0]]) }
+        // Verdicts depend on the walk, the bridge and, for rules with match keys, the account.
+        let rows = accounts.indices.map { index in
+            (accounts[index], columns.map { session.verdict(policies[walks.of[index]], bridge: $0, account: accounts[index]) })
+        }
         if json {
             emit(Self.json(acl: path, columns: columns, rows: rows))
         } else if csv {

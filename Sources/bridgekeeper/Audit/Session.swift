@@ -7,6 +7,8 @@ import Glibc
 final class AuditSession {
     let acl: [UInt8]
     let devices = DeviceTable()
+    /// User and group names of rules with match keys, resolved as the helper resolves them.
+    let names = NameService()
     let isRoot = getuid() == 0 && geteuid() == 0
     /// The survey of the file tree, made (as root) when walks are shared between users.
     private(set) var survey: ScopeSurvey?
@@ -85,8 +87,11 @@ final class AuditSession {
         }
     }
 
-    func verdict(_ policy: Result<Policy, PolicyError>, bridge: InterfaceName) -> Verdict {
-        HelperDecision.decide(policy: policy, bridge: bridge, device: devices.resolve(bridge), acl: acl)
+    func verdict(_ policy: Result<Policy, PolicyError>, bridge: InterfaceName, account: Account) -> Verdict {
+        let identity = account.identity
+        let caller = CallerIdentity(uid: identity.uid, groups: [identity.gid] + identity.groups.filter { $0 != identity.gid })
+        return HelperDecision.decide(policy: policy, bridge: bridge, device: devices.resolve(bridge), acl: acl,
+                                     caller: caller, resolver: names)
     }
 }
 

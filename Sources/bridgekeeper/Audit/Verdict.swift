@@ -25,7 +25,8 @@ enum HelperDecision {
     /// `acl` is the top-level file: the helper's messages name its fixed path, an audit of
     /// another file (--acl) names that file instead.
     static func decide(policy: Result<Policy, PolicyError>, bridge requested: InterfaceName,
-                       device: Result<NetworkDevice?, HelperFailure>, acl: [UInt8]) -> Verdict {
+                       device: Result<NetworkDevice?, HelperFailure>, acl: [UInt8],
+                       caller: CallerIdentity, resolver: some NameResolver) -> Verdict {
         let loaded: Policy
         switch policy {
         case .success(let value): loaded = value
@@ -39,8 +40,10 @@ enum HelperDecision {
         let names = found.map {
             DeviceNames(requested: requested, canonical: $0.canonicalName, alternatives: $0.alternativeNames)
         } ?? DeviceNames(unresolved: requested)
-        let decided = loaded.decide(device: names)
+        let decided = loaded.decide(device: names, caller: caller, resolver: resolver)
         switch decided.decision {
+        case .unresolved(let unresolved):
+            return refused(.denied(decided), rule: unresolved.rule, acl: acl)
         case .denied(let rule):
             return refused(.denied(decided), rule: rule, acl: acl)
         case .notAllowed:
