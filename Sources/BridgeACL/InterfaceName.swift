@@ -45,7 +45,7 @@ public struct InterfaceName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Why `bytes` is not an interface name, or nil if it is one (checked without allocating).
-    public static func problem(_ bytes: ArraySlice<UInt8>) -> Problem? {
+    public static func problem(_ bytes: some Collection<UInt8>) -> Problem? {
         if bytes.isEmpty { return .empty }
         if bytes.count > maximumLength { return .tooLong(length: bytes.count) }
         if bytes.allSatisfy({ $0 == 0x2E }) && bytes.count <= 2 { return .dotName }

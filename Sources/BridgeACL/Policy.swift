@@ -163,12 +163,15 @@ public enum PolicyLoader {
     }
 }
 
-private struct LoadState<Source: ACLFileSource> {
-    let source: Source
+/// Not generic over the source: the loader is called from other modules, where a generic
+/// type's code would run unspecialised (metadata lookups and witness calls for every line of
+/// every file); the source is called once per file, through the existential.
+private struct LoadState {
+    let source: any ACLFileSource
     let limits: ACLLimits
     var rules: [Rule] = []
     /// Which rules to build, by their bridge token (nil: all of them).
-    var keeping: ((ArraySlice<UInt8>) -> Bool)?
+    var keeping: ((Slice<UnsafeBufferPointer<UInt8>>) -> Bool)?
     /// The line numbers of rules checked but not built, in file order; `Kept.dropped` ranges
     /// index into it, so they are counted against the limits at their place in the expansion.
     var droppedLines: [Int] = []
@@ -182,7 +185,7 @@ private struct LoadState<Source: ACLFileSource> {
     /// so a cycle through a hard link or another path to the same file is still caught.
     var chain: [FileIdentity] = []
 
-    init(source: Source, limits: ACLLimits) {
+    init(source: any ACLFileSource, limits: ACLLimits) {
         self.source = source
         self.limits = limits
     }
@@ -200,12 +203,25 @@ private struct LoadState<Source: ACLFileSource> {
     }
 
     mutating func expand(_ bytes: [UInt8], path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
+        // The lines are read through the buffer: slices of it carry no reference to count.
+        bytes.withUnsafeBufferPointer { buffer in expand(buffer, path: path, identity: identity, depth: depth) }
+    }
+
+    mutating func expand(_ bytes: UnsafeBufferPointer<UInt8>, path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
         var kept: [Kept] = []
         var keepingAll = true
         var syntaxError: SyntaxError?
         let droppedStart = droppedLines.count
+        // A run of dropped rules is one `Kept.dropped`, whose end is written when the run ends.
+        var runStart: Int?
+        func closeRun() {
+            if let start = runStart {
+                kept[kept.count - 1] = .dropped(start..<droppedLines.count)
+                runStart = nil
+            }
+        }
         Self.forEachLine(bytes) { line, number in
-            switch Grammar.parse(line, location: SourceLocation(path: path, line: number), keeping: keeping) {
+            switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
             case .failure(let error):
                 syntaxError = error
                 return false
@@ -213,16 +229,16 @@ private struct LoadState<Source: ACLFileSource> {
                 return true
             case .droppedRule:
                 guard keepingAll else { return true }
-                droppedLines.append(number)
-                if case .dropped(let range)? = kept.last {
-                    kept[kept.count - 1] = .dropped(range.lowerBound..<(range.upperBound + 1))
-                } else {
-                    kept.append(.dropped((droppedLines.count - 1)..<droppedLines.count))
+                if runStart == nil {
+                    runStart = droppedLines.count
+                    kept.append(.dropped(droppedLines.count..<droppedLines.count))
                     buffered += 1
                 }
+                droppedLines.append(number)
                 return true
             case .directive(let directive):
                 guard keepingAll else { return true }
+                closeRun()
                 if buffered < Self.bufferedDirectiveLimit {
                     kept.append(.directive(directive))
                     buffered += 1
@@ -235,6 +251,7 @@ private struct LoadState<Source: ACLFileSource> {
                 return true
             }
         }
+        if keepingAll { closeRun() }
         defer {
             buffered -= kept.count
             droppedLines.removeSubrange(droppedStart...)
@@ -254,7 +271,7 @@ private struct LoadState<Source: ACLFileSource> {
         } else {
             Self.forEachLine(bytes) { line, number in
                 // The first pass accepted every line.
-                switch Grammar.parse(line, location: SourceLocation(path: path, line: number), keeping: keeping) {
+                switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
                 case .directive(let directive): failure = handle(directive, depth: depth)
                 case .droppedRule: failure = countDropped([number], path: path)
                 case .nothing, .failure: return true
@@ -300,7 +317,7 @@ private struct LoadState<Source: ACLFileSource> {
 
     /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines
     /// of `split(separator: 0x0A, omittingEmptySubsequences: false)`, until `body` returns false.
-    static func forEachLine(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, Int) -> Bool) {
+    static func forEachLine(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Slice<UnsafeBufferPointer<UInt8>>, Int) -> Bool) {
         var start = bytes.startIndex
         var number = 0
         while true {

@@ -19,7 +19,7 @@ enum Qualifier: CaseIterable, Equatable {
 
     /// The key a token's bytes name, compared without allocating (this runs for every
     /// qualifier of every rule; a site's policy can hold 10,000 qualified rules).
-    init?(_ key: ArraySlice<UInt8>) {
+    init?<Line: ACLBytes>(_ key: Line) {
         switch key.count {
         case 3:
             if Grammar.token(key, is: "uid") { self = .uid } else if Grammar.token(key, is: "gid") { self = .gid } else if Grammar.token(key, is: "max") { self = .max } else { return nil }
@@ -65,7 +65,7 @@ extension Grammar {
     /// With `store` false the qualifier is checked exactly as thoroughly but nothing is kept
     /// (a rule about another bridge). Duplicate values are found with a set, so a hostile list
     /// of 100,000 values costs linear time.
-    static func parseQualifier(_ token: ArraySlice<UInt8>, action: RuleAction, seen: inout UInt8,
+    static func parseQualifier<Line: ACLBytes>(_ token: Line, action: RuleAction, seen: inout UInt8,
                                match: inout RuleMatch, options: inout RuleOptions, store: Bool = true) -> QualifierError? {
         let equals = token.firstIndex(of: UInt8(ascii: "="))
         let keyBytes = equals.map { token[token.startIndex..<$0] } ?? token
@@ -124,7 +124,7 @@ extension Grammar {
             return nil
         case .user, .group:
             var names: [[UInt8]] = []
-            var distinct = Set<ArraySlice<UInt8>>()
+            var distinct = Set<[UInt8]>()
             let single = !value.contains(UInt8(ascii: ","))
             var problem: QualifierError?
             _ = forEachElement(value) { element in
@@ -141,7 +141,7 @@ extension Grammar {
                     return false
                 }
                 // One name cannot repeat; only a list needs the set.
-                if !single && !distinct.insert(element).inserted { problem = listedTwice(key, element); return false }
+                if !single && !distinct.insert(Array(element)).inserted { problem = listedTwice(key, element); return false }
                 if store { names.append(Array(element)) }
                 return true
             }
@@ -155,7 +155,7 @@ extension Grammar {
 
     /// Calls `body` with each comma-separated element of `value` (empty ones included) until it
     /// returns false; returns whether it went through all of them.
-    static func forEachElement(_ value: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Bool) -> Bool {
+    static func forEachElement<Line: ACLBytes>(_ value: Line, _ body: (Line) -> Bool) -> Bool {
         var start = value.startIndex
         while true {
             let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
@@ -165,17 +165,17 @@ extension Grammar {
         }
     }
 
-    static func emptyElement(_ key: Qualifier, _ value: ArraySlice<UInt8>) -> QualifierError {
+    static func emptyElement<Line: ACLBytes>(_ key: Qualifier, _ value: Line) -> QualifierError {
         QualifierError(message: "'\(key.word)=\(Escaping.escape(Array(value), limit: 64))' has an empty element (a stray comma)", at: value.startIndex)
     }
 
-    static func listedTwice(_ key: Qualifier, _ element: ArraySlice<UInt8>) -> QualifierError {
+    static func listedTwice<Line: ACLBytes>(_ key: Qualifier, _ element: Line) -> QualifierError {
         QualifierError(message: "\(key.word) '\(Escaping.escape(Array(element), limit: 64))' is listed twice", at: element.startIndex)
     }
 
     /// Why a user or group name can never be one (nil if it can): the bytes that passwd and
     /// group files use as separators, control bytes, `=`, and overlong names.
-    static func nameProblem(_ name: ArraySlice<UInt8>) -> String? {
+    static func nameProblem<Line: ACLBytes>(_ name: Line) -> String? {
         if name.count > maximumNameLength { return "is longer than \(maximumNameLength) bytes" }
         for byte in name where byte < 0x21 || byte == 0x7F || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "=") {
             if byte == UInt8(ascii: ":") { return "contains ':'" }
@@ -186,7 +186,7 @@ extension Grammar {
     }
 
     /// A plain decimal number (no sign, no leading zero unless it is `0`) up to `limit`.
-    static func decimal(_ bytes: ArraySlice<UInt8>, limit: UInt64) -> UInt64? {
+    static func decimal<Line: ACLBytes>(_ bytes: Line, limit: UInt64) -> UInt64? {
         guard !bytes.isEmpty, bytes.count <= 10, bytes.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
         if bytes.count > 1 && bytes.first == UInt8(ascii: "0") { return nil }
         var value: UInt64 = 0
