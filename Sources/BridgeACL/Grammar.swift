@@ -96,10 +96,7 @@ public enum Grammar {
                 // for such lines; a stock line never gets here).
                 var failure: SyntaxError?
                 var seen: UInt8 = 0
-                var index = 0
-                Self.forEachToken(line) { token in
-                    index += 1
-                    guard index > 2 else { return true }
+                Self.forEachToken(line[tokens.qualifierStart...]) { token in
                     if let error = Self.parseQualifier(token, action: action, seen: &seen, match: &match, options: &options,
                                                        store: keep) {
                         failure = SyntaxError(location: location, message: error.message,
@@ -149,29 +146,36 @@ public enum Grammar {
     /// The tokens of a line without allocating (the per-user pattern parses 10,000 include lines
     /// per call): the line split on spaces and tabs, each piece trimmed of C `isspace()` bytes,
     /// empty pieces dropped, everything from the first piece starting with `#` on dropped. Keeps
-    /// the first three tokens and counts the rest.
+    /// the first three tokens; `count` stops at 3.
     struct Tokens<Line: ACLBytes> {
         /// Token positions in the line (ranges, not slices: nothing to retain per token).
         private var ranges: (Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0)
         private(set) var count = 0
         private let line: Line
+        /// Where the third token starts (the qualifiers of a rule), or the line's end.
+        private(set) var qualifierStart: Int
 
         init(_ line: Line) {
             self.line = line
             var found = (0..<0, 0..<0, 0..<0)
+            var third = line.endIndex
             var count = 0
             Grammar.forEachToken(line) { token in
                 switch count {
                 case 0: found.0 = token.startIndex..<token.endIndex
                 case 1: found.1 = token.startIndex..<token.endIndex
-                case 2: found.2 = token.startIndex..<token.endIndex
+                case 2:
+                    found.2 = token.startIndex..<token.endIndex
+                    third = token.startIndex
                 default: break
                 }
                 count += 1
-                return true
+                // Only "a third token exists" is ever asked; the qualifiers are read from there.
+                return count < 3
             }
             ranges = found
             self.count = count
+            qualifierStart = third
         }
 
         var first: Line? { count > 0 ? line[ranges.0] : nil }
@@ -213,7 +217,12 @@ public enum Grammar {
     static func token<Line: ACLBytes>(_ token: Line, is keyword: StaticString) -> Bool {
         guard token.count == keyword.utf8CodeUnitCount else { return false }
         return keyword.withUTF8Buffer { word in
-            token.withContiguousStorageIfAvailable { $0.elementsEqual(word) } ?? token.elementsEqual(word)
+            var index = token.startIndex
+            for byte in word {
+                if token[index] != byte { return false }
+                index += 1
+            }
+            return true
         }
     }
 

@@ -139,7 +139,17 @@ public enum PolicyLoader {
         if let device {
             let names = device.all
             state.keeping = { token in
-                Grammar.token(token, is: "all") || names.contains { $0.bytes.elementsEqual(token) }
+                if Grammar.token(token, is: "all") { return true }
+                for name in names where name.bytes.count == token.count {
+                    var same = true
+                    var index = token.startIndex
+                    for byte in name.bytes where same {
+                        same = token[index] == byte
+                        index += 1
+                    }
+                    if same { return true }
+                }
+                return false
             }
         }
         switch source.load(path: path) {
