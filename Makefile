@@ -41,7 +41,7 @@ NO_IMPLICIT  = -Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module
 # relocations from 400 KiB to 3 KiB: about 0.03 ms less start-up per call (README, measured).
 HARDEN       = -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
 LINK_static  = -Xswiftc -static-executable -Xswiftc -use-ld=lld -Xswiftc -Xclang-linker -Xswiftc -static-pie \
-               $(HARDEN) -Xlinker -z -Xlinker pack-relative-relocs $(NO_IMPLICIT)
+               $(HARDEN) -Xlinker -z -Xlinker pack-relative-relocs $(NO_IMPLICIT) -Xcc -DBRIDGEKEEPER_STATIC_NSS
 # The Swift driver links libstdc++ and libcap by -l, which finds the shared objects; a private
 # directory found first (pkg-config's libcap.pc names it) holds linker scripts of those names
 # that read the static archives instead. -static-libgcc replaces libgcc_s with libgcc_eh.

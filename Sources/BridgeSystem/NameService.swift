@@ -1,4 +1,5 @@
 import BridgeACL
+import CBridgeShims
 import Glibc
 
 /// User and group names through the system's name service (NSS: files, sssd, LDAP, systemd...),
@@ -14,7 +15,12 @@ public final class NameService: NameResolver {
     static let initialBuffer = 1024
     static let maximumBuffer = 16 << 20
 
-    public init() {}
+    /// True in a LINK=static build, where names come from /etc/passwd and /etc/group only.
+    public let filesOnly: Bool
+
+    public init() {
+        filesOnly = bk_nss_files_only() != 0
+    }
 
     public func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
         // A name with a NUL byte cannot reach NSS intact; the grammar refuses such names.

@@ -235,6 +235,17 @@ int bk_sigrtmax(void) { return SIGRTMAX; }
 __attribute__((used)) const char bk_test_build_marker[] = "bridgekeeper-test-hooks-build";
 #endif
 
+#ifdef BRIDGEKEEPER_STATIC_NSS
+#include <nss.h>
+int bk_nss_files_only(void) {
+    __nss_configure_lookup("passwd", "files");
+    __nss_configure_lookup("group", "files");
+    return 1;
+}
+#else
+int bk_nss_files_only(void) { return 0; }
+#endif
+
 int bk_test_hooks_enabled(void) {
 #ifdef BRIDGEKEEPER_TEST_HOOKS
     return 1;

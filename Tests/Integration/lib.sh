@@ -389,3 +389,24 @@ it_state() { it_status_field "$1" State | cut -c1; }
 it_switches() {
     echo $(($(it_status_field "$1" voluntary_ctxt_switches) + $(it_status_field "$1" nonvoluntary_ctxt_switches)))
 }
+
+# The helper links glibc dynamically (LINK=dynamic, the default: NSS modules need it). Under
+# RLIMIT_NOFILE 3 with fds 0-2 open, the dynamic loader cannot open libc.so.6 and exits 127
+# with one line on fd 2 before any of the helper's code runs (README: "Where bridgekeeper
+# differs"); a static build (LINK=static) keeps the helper's own refusal. Tests that lower the
+# descriptor limit to 3 expect whichever applies to the helper under test. (The loader names the
+# first library it could not open: libm.so.6 or libc.so.6, in NEEDED order.)
+it_helper_is_dynamic() {
+    readelf -lW "${1:-$BK_HELPER}" 2>/dev/null | grep -q 'Requesting program interpreter'
+}
+IT_LDSO_NOFILE_RE='[^ ]*bk[^:]*: error while loading shared libraries: lib[a-z]+\.so\.6: cannot open shared object file: (Error 24|Too many open files)'
+
+# it_copy_loader BINARY ROOT: the dynamic loader and libraries BINARY needs, at their paths
+# under ROOT (for tests that run the helper in a chroot).
+it_copy_loader() {
+    local lib
+    for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*'); do
+        mkdir -p "$2$(dirname "$lib")"
+        cp -L "$lib" "$2$lib"
+    done
+}

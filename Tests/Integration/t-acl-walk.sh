@@ -211,12 +211,11 @@ sc_path() {
     it_acl_text 'allow br0\n' /etc/qemu/d/lab.conf
     it_acl_text "# spelled $1\ninclude $1\n"
 }
-TRAILING="ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)"
 DOTS="'.' and '..' are not allowed in ACL paths"
 PATH_CASES=(
 "/etc/qemu/d/lab.conf|attached|"
-"/etc/qemu/d/lab.conf/|refused|${P}$CONF:2: include path '/etc/qemu/d/lab.conf/' $TRAILING"
-"/etc/qemu/d/|refused|${P}$CONF:2: include path '/etc/qemu/d/' $TRAILING"
+"/etc/qemu/d/lab.conf/|refused|${P}$CONF:2: include refused: /etc/qemu/d/lab.conf is not a directory"
+"/etc/qemu/d/|attached|"
 "/etc/qemu/d//lab.conf|attached|"
 "//etc//qemu//d//lab.conf|attached|"
 "/etc/qemu/d/./lab.conf|refused|${P}$CONF:2: include refused: /etc/qemu/d/./lab.conf: $DOTS"

@@ -48,6 +48,8 @@ SUBCOMMANDS:
                           bridgekeeper-helper reads them (like visudo -c).
   taps                    List the TAP devices of this network namespace with
                           their holders and bridgekeeper marks.
+  doctor                  Check this host for bridged guests and say how to fix
+                          what is wrong.
 
   See 'bridgekeeper help <subcommand>' for detailed help.
 EOF

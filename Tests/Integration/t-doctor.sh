@@ -257,8 +257,8 @@ error vlan: br0 has vlan_filtering 0, but /etc/qemu/bridge.conf:1 gives vlan=20:
     it_end t-doctor/vlan/filtering-on
     ip link set br0 type bridge vlan_filtering 0
 else
-    # (lint's warning: the stock helper would read 'br0 vlan=20' as the bridge's name.)
-    expect_problems vlan/kernel-without-vlan-filtering "warning bridge.conf: 1 warning: /etc/qemu/bridge.conf:1:11: warning: stock qemu-bridge-helper reads the bridge name 'br0 vlan=20', which matches no bridge; fix: run 'bridgekeeper lint /etc/qemu/bridge.conf' and fix what it reports
+    # (lint's error: the helper refuses what a vlan= rule grants on a kernel without filtering.)
+    expect_problems vlan/kernel-without-vlan-filtering "error bridge.conf: 1 error, so the helper refuses every request: /etc/qemu/bridge.conf:1:11: error: vlan=20 needs VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING); the helper refuses every request 'allow br0 vlan=20' grants; fix: run 'bridgekeeper lint /etc/qemu/bridge.conf' and fix what it reports
 error vlan: /etc/qemu/bridge.conf:1 gives vlan=20 on br0, but this kernel has no bridge VLAN filtering (no bridge/vlan_filtering): the VLAN cannot be enforced; fix: use a kernel built with CONFIG_BRIDGE_VLAN_FILTERING, or remove vlan= from the rule"
     # 'vlan_filtering 0 with a vlan= rule' and its ok counterpart run in the guest kernel:
     # Tests/Guest/kernel-devices.sh, kernel-devices/doctor/vlan-filtering-0-with-vlan-rule and

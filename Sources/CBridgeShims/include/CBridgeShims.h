@@ -106,6 +106,12 @@ int bk_sigrtmax(void);
 /// returns 0 (see Makefile); nothing at run time (no environment variable) can enable it.
 int bk_test_hooks_enabled(void);
 
+/// A static glibc cannot load NSS modules (dlopen of libnss_systemd from a static program
+/// crashes): in a LINK=static build (BRIDGEKEEPER_STATIC_NSS) user and group names come from
+/// the built-in "files" service only, /etc/passwd and /etc/group; elsewhere it does nothing.
+/// Returns 1 when lookups are restricted to files.
+int bk_nss_files_only(void);
+
 /// Sends `length` bytes as one datagram to the AF_UNIX socket bound at `path` (the system log):
 /// a fresh SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK socket, sendto with MSG_DONTWAIT|MSG_NOSIGNAL,
 /// closed again. Never blocks: a full receive queue is EAGAIN, a missing path ENOENT, a path
