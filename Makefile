@@ -7,13 +7,21 @@ DESTDIR    ?=
 LIBEXECDIR ?= $(PREFIX)/libexec
 BINDIR     ?= $(PREFIX)/bin
 ACLDIR     ?= /etc/qemu
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # MODE=setuid (default): helper installed root:root 4755. MODE=caps: 0755 + cap_net_admin+ep.
 MODE       ?= setuid
-# LINK=static (default): one static-PIE executable, no loader, no shared libraries (fast start;
-# nothing to resolve through the environment; loaded at a random address like Debian's PIE stock
-# helper). LINK=dynamic: static Swift stdlib, dynamic glibc, also PIE (needed if a later release
-# resolves user names through NSS modules such as sssd/ldap).
-LINK       ?= static
+# LINK=dynamic (default): glibc linked dynamically, everything else static (Swift runtime,
+# libstdc++, libgcc, libcap), PIE, no RUNPATH. NEEDED is exactly libc.so.6, libm.so.6 and
+# ld-linux: user and group names resolve through NSS modules (sssd, LDAP, systemd), which only a
+# dynamic glibc can load (a static glibc's getpwnam_r dlopens libnss_systemd for a name that is
+# not in /etc/passwd and crashes). In setuid and file-capability modes the kernel sets AT_SECURE
+# and ld.so ignores LD_PRELOAD, LD_LIBRARY_PATH and the other LD_* variables.
+# LINK=static: one static-PIE executable, no loader, no shared libraries (about 0.3 ms faster to
+# start, README), for sites whose users and groups are all in /etc/passwd and /etc/group.
+LINK       ?= dynamic
 SWIFT      ?= swift
 
 RELEASE      = -c release --disable-local-rpath
@@ -34,7 +42,15 @@ NO_IMPLICIT  = -Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module
 HARDEN       = -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
 LINK_static  = -Xswiftc -static-executable -Xswiftc -use-ld=lld -Xswiftc -Xclang-linker -Xswiftc -static-pie \
                $(HARDEN) -Xlinker -z -Xlinker pack-relative-relocs $(NO_IMPLICIT)
-LINK_dynamic = --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -pie $(HARDEN)
+# The Swift driver links libstdc++ and libcap by -l, which finds the shared objects; a private
+# directory found first (pkg-config's libcap.pc names it) holds linker scripts of those names
+# that read the static archives instead. -static-libgcc replaces libgcc_s with libgcc_eh.
+STATIC_LIBS  = $(HELPER_BUILD)/static-libs
+LINK_dynamic = --static-swift-stdlib -Xswiftc -use-ld=lld -Xswiftc -Xclang-linker -Xswiftc -pie \
+               -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
+               $(HARDEN) -Xlinker -z -Xlinker pack-relative-relocs $(NO_IMPLICIT)
+ENV_static   =
+ENV_dynamic  = PKG_CONFIG_PATH=$(abspath $(STATIC_LIBS))
 HELPER_BUILD = .build-helper
 HOOKS_BUILD  = .build-testhooks
 
@@ -42,15 +58,19 @@ HELPER = $(HELPER_BUILD)/release/bridgekeeper-helper
 HOOKS_HELPER = $(HOOKS_BUILD)/release/bridgekeeper-helper
 CLI    = .build/release/bridgekeeper
 BENCH  = .build/release/bridgekeeper-bench
+COMPLETIONS = .build/completions
 
 # Packages: build (libcap-dev), run and test (iproute2, setpriv, setcap, strace), the stock
 # helper as the differential oracle and QEMU itself (qemu-system-x86), the guest scenario
-# (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl, python3).
+# (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl, python3),
+# the man page checks (groff-base, man-db, mandoc).
 BUILD_DEPS = libcap-dev pkg-config
 RUN_DEPS   = iproute2 util-linux libcap2-bin
-TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3
+TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3 \
+             groff-base man-db mandoc nftables
 
-.PHONY: all build helper testhooks-helper cli deps-build deps-test install uninstall demo test fuzz bench clean
+.PHONY: all build helper testhooks-helper static-libs cli completions deps-build deps-test install install-docs uninstall \
+        uninstall-docs demo test fuzz bench clean
 
 all: build
 
@@ -62,19 +82,53 @@ deps-build:
 deps-test:
 	@scripts/ensure-packages.sh $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS)
 
-helper: deps-build
-	$(SWIFT) build $(RELEASE) $(LINK_$(LINK)) --scratch-path $(HELPER_BUILD) --product bridgekeeper-helper
+helper: deps-build $(if $(filter dynamic,$(LINK)),static-libs)
+	$(ENV_$(LINK)) $(SWIFT) build $(RELEASE) $(LINK_$(LINK)) --scratch-path $(HELPER_BUILD) --product bridgekeeper-helper
 
 # The same helper with the test-only pause points compiled in (never installed; see
 # Sources/CBridgeShims: BRIDGEKEEPER_TEST_HOOKS). Release gates check $(HELPER) has none.
-testhooks-helper: deps-build
-	$(SWIFT) build $(RELEASE) $(LINK_$(LINK)) -Xcc -DBRIDGEKEEPER_TEST_HOOKS --scratch-path $(HOOKS_BUILD) --product bridgekeeper-helper
+testhooks-helper: deps-build $(if $(filter dynamic,$(LINK)),static-libs)
+	$(ENV_$(LINK)) $(SWIFT) build $(RELEASE) $(LINK_$(LINK)) -Xcc -DBRIDGEKEEPER_TEST_HOOKS --scratch-path $(HOOKS_BUILD) --product bridgekeeper-helper
+
+# The linker scripts of LINK=dynamic (see STATIC_LIBS); rewritten every time (cheap), so a
+# toolchain or libcap upgrade is picked up.
+static-libs:
+	@scripts/static-libs.sh $(STATIC_LIBS)
 
 cli: deps-build
 	$(SWIFT) build $(RELEASE) --static-swift-stdlib --product bridgekeeper
 	$(SWIFT) build $(RELEASE) --static-swift-stdlib --product bridgekeeper-bench
 
-install: build
+# Shell completions from ArgumentParser's generator (hidden subcommands are left out), remade
+# when the CLI is newer than them.
+COMPLETION_FILES = $(COMPLETIONS)/bridgekeeper.bash $(COMPLETIONS)/bridgekeeper.zsh $(COMPLETIONS)/bridgekeeper.fish
+completions: cli $(COMPLETION_FILES)
+
+$(COMPLETIONS)/bridgekeeper.%: $(CLI)
+	install -d $(COMPLETIONS)
+	$(CLI) --generate-completion-script $* > $@.tmp
+	mv $@.tmp $@
+
+$(CLI):
+	@echo "$(CLI) is missing: run make cli (or make build) first"; exit 1
+
+# The man pages (man/) and the completions; also used on its own with DESTDIR for packaging.
+install-docs: $(COMPLETION_FILES)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 man/bridgekeeper.1 $(DESTDIR)$(MANDIR)/man1/bridgekeeper.1
+	install -m 0644 man/bridge.conf.5 $(DESTDIR)$(MANDIR)/man5/bridge.conf.5
+	install -m 0644 man/bridgekeeper-helper.8 $(DESTDIR)$(MANDIR)/man8/bridgekeeper-helper.8
+	install -m 0644 $(COMPLETIONS)/bridgekeeper.bash $(DESTDIR)$(BASHCOMPDIR)/bridgekeeper
+	install -m 0644 $(COMPLETIONS)/bridgekeeper.zsh $(DESTDIR)$(ZSHCOMPDIR)/_bridgekeeper
+	install -m 0644 $(COMPLETIONS)/bridgekeeper.fish $(DESTDIR)$(FISHCOMPDIR)/bridgekeeper.fish
+
+uninstall-docs:
+	rm -f $(DESTDIR)$(MANDIR)/man1/bridgekeeper.1 $(DESTDIR)$(MANDIR)/man5/bridge.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/bridgekeeper-helper.8 $(DESTDIR)$(BASHCOMPDIR)/bridgekeeper \
+		$(DESTDIR)$(ZSHCOMPDIR)/_bridgekeeper $(DESTDIR)$(FISHCOMPDIR)/bridgekeeper.fish
+
+install: build install-docs
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/bridgekeeper
 ifeq ($(MODE),caps)
@@ -93,15 +147,16 @@ endif
 		echo "installed the sample $(DESTDIR)$(ACLDIR)/bridge.conf (it allows nothing until you edit it)"; \
 	fi
 
-# Removes the programs; leaves $(ACLDIR)/bridge.conf, which holds the administrator's policy.
-uninstall:
+# Removes the programs, man pages and completions; leaves $(ACLDIR)/bridge.conf, which holds the
+# administrator's policy.
+uninstall: uninstall-docs
 	rm -f $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper $(DESTDIR)$(BINDIR)/bridgekeeper
 
 demo: build
 	scripts/demo.sh
 	$(if $(GUEST),@scripts/ensure-packages.sh $(TEST_DEPS) && Tests/Guest/demo-guest.sh)
 
-test: deps-test build testhooks-helper
+test: deps-test build testhooks-helper completions
 	scripts/test.sh
 
 # libFuzzer targets (ACL parser, ACL loader, helper arguments), FUZZ_SECONDS each, after replaying

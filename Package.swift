@@ -4,7 +4,7 @@
 //   bridgekeeper-helper (setuid) -> BridgeHelper -> HelperArguments -> BridgeACL (pure, stdlib only)
 //                                              \-> BridgeSystem -> CBridgeShims, libcap, BridgeACL
 //   bridgekeeper (admin CLI)     -> BridgeHelper (the helper's decision values and messages), BridgeClient,
-//                                   BridgeSystem, BridgeLint (pure) -> BridgeACL, ArgumentParser
+//                                   BridgeSystem, BridgeLint and BridgeDoctor (pure) -> BridgeACL, ArgumentParser
 // BridgeACL also holds the facts both programs share (Installation: the ACL path, the version).
 // The helper never links Foundation or ArgumentParser.
 import PackageDescription
@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "BridgeClient", dependencies: ["BridgeACL", "BridgeSystem", "CBridgeShims"]),
         // `bridgekeeper lint`'s analysis: pure (stdlib and BridgeACL), the system facts injected.
         .target(name: "BridgeLint", dependencies: ["BridgeACL"]),
+        // `bridgekeeper doctor`'s checks: pure (stdlib and BridgeACL), the host's facts injected.
+        .target(name: "BridgeDoctor", dependencies: ["BridgeACL"]),
         .executableTarget(
             name: "bridgekeeper",
             dependencies: [
-                "BridgeACL", "BridgeClient", "BridgeHelper", "BridgeLint", "BridgeSystem", "CBridgeShims",
+                "BridgeACL", "BridgeClient", "BridgeDoctor", "BridgeHelper", "BridgeLint", "BridgeSystem", "CBridgeShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bridgekeeper-bench",
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "BridgeHelperTests", dependencies: ["BridgeACL", "BridgeHelper", "BridgeSystem", "HelperArguments"]),
         .testTarget(name: "HelperArgumentsTests", dependencies: ["BridgeACL", "HelperArguments"]),
         .testTarget(name: "BridgeLintTests", dependencies: ["BridgeACL", "BridgeLint"]),
+        .testTarget(name: "BridgeDoctorTests", dependencies: ["BridgeDoctor"]),
         .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem", "CBridgeShims"]),
         .testTarget(name: "BridgeClientTests", dependencies: ["BridgeACL", "BridgeClient", "BridgeSystem"]),
     ],

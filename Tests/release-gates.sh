@@ -6,14 +6,18 @@
 # Plus one check on the sources: every target imports exactly the modules it declares.
 #
 #   Tests/release-gates.sh        BK_HELPER, BK_HOOKS_HELPER override the two binaries;
-#                                 BK_LINK=dynamic when the helper was built with LINK=dynamic.
+#                                 BK_LINK=static when the helper was built with LINK=static
+#                                 (the default is the Makefile's default, dynamic).
+# The dynamic helper's loader-related gates: NEEDED exactly glibc's libraries, the interpreter
+# glibc's, no RUNPATH/RPATH, no text relocations. That ld.so ignores LD_PRELOAD/LD_LIBRARY_PATH
+# in setuid and file-capability modes (AT_SECURE) needs root and setuid copies: t-linking.sh.
 # Output: PASS/FAIL per gate (a failing gate's details follow, prefixed '#'), then exactly one
 # `N passed, N failed` line. Needs readelf/objdump (binutils), python3; no root.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 helper=${BK_HELPER:-$root/.build-helper/release/bridgekeeper-helper}
 hooks=${BK_HOOKS_HELPER:-$root/.build-testhooks/release/bridgekeeper-helper}
-link=${BK_LINK:-static}
+link=${BK_LINK:-dynamic}
 pass=0 fail=0
 check() { # name, then a command that must succeed; what it printed is shown when it fails
     local name=$1; shift
@@ -91,6 +95,20 @@ check "the helper is loaded at a different address on every run (ASLR, 4 runs)" 
 if [ "$link" = static ]; then
     check "static: no program interpreter (INTERP)" not bash -c "readelf -lW '$helper' | grep -q INTERP"
     check "static: no shared libraries (NEEDED)" not bash -c "readelf -d '$helper' | grep -q NEEDED"
+else
+    # glibc's own libraries only: the Swift runtime, libstdc++, libgcc and libcap are linked in,
+    # so no other library's search, version or constructor runs in the privileged process.
+    needed_is_glibc() {
+        local got
+        got=$(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+        [ "$got" = "ld-linux-x86-64.so.2 libc.so.6 libm.so.6 " ] || { echo "NEEDED: $got"; return 1; }
+    }
+    check "dynamic: NEEDED is exactly glibc's libc.so.6, libm.so.6 and ld-linux-x86-64.so.2" needed_is_glibc "$helper"
+    check "dynamic: the program interpreter is glibc's /lib64/ld-linux-x86-64.so.2" \
+        bash -c "readelf -lW '$helper' | grep -Fq '[Requesting program interpreter: /lib64/ld-linux-x86-64.so.2]'"
+    check "dynamic: no text relocations (TEXTREL)" not bash -c "readelf -d '$helper' | grep -q TEXTREL"
+    check "dynamic: ldd resolves every library from the system's directories" \
+        bash -c "out=\$(ldd '$helper') || exit 1; ! printf '%s\n' \"\$out\" | grep -E '=>' | grep -vE '=> /(usr/)?lib(64)?/x86_64-linux-gnu/'"
 fi
 check "relocated data is made read-only after start-up (GNU_RELRO, BIND_NOW)" \
     bash -c "readelf -lW '$helper' | grep -q GNU_RELRO && readelf -d '$helper' | grep -Eq 'FLAGS.*(BIND_NOW| NOW)'"

@@ -28,7 +28,10 @@
 # (still inside the private mount namespace) whose bridge.conf is 'include
 # /etc/qemu/users/u00000.conf' ... u09999.conf, each file root:(200000 + n) 0640 with
 # 'allow br-u0NNNN', and bridgekeeper-bench --per-user-includes times both helpers for nobody
-# with the one supplementary group that reads u05000.conf, asking for br-u05000.
+# with the one supplementary group that reads u05000.conf, asking for br-u05000; then (issue 10)
+# the same site as one policy: bridge.conf with 10,000 'allow br-u0NNNN user=u0NNNN' lines and a
+# private /etc/passwd of 10,000 users (bind-mounted; u05000 is uid 65534, the caller), and
+# bridgekeeper-bench --user-rules times ours for u05000 against stock's include samples above.
 # Exit status: 0 ok, 1 a call or check failed in either run, 2 ours slower than stock at p50
 # in either run.
 set -euo pipefail
@@ -115,9 +118,35 @@ if [ "$INCLUDES" -gt 0 ]; then
     echo "# round trips with $INCLUDES per-user includes, as nobody with group $((INCLUDE_GID0 + INCLUDE_USER))" >&2
     echo
     included=0
+    # Written by the bench as nobody (stock's include samples, for the user= rules case below).
+    install -o 65534 -g 65534 -m 0644 /dev/null "$BK_SCRATCH/stock-includes.txt"
     setpriv --reuid=65534 --regid=65534 --groups=$((INCLUDE_GID0 + INCLUDE_USER)) -- \
-        "$bench" --per-user-includes --ours "$ours" --stock "$stock" "$@" --bridge "$INCLUDE_BRIDGE" || included=$?
+        "$bench" --per-user-includes --ours "$ours" --stock "$stock" --stock-samples-out "$BK_SCRATCH/stock-includes.txt" \
+        "$@" --bridge "$INCLUDE_BRIDGE" || included=$?
     [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; included=1; }
+
+    echo "# round trips with $INCLUDES user= rules (ours), as nobody = u$(printf '%05d' "$INCLUDE_USER")" >&2
+    echo
+    perl -e '
+        my ($count, $uid0, $me) = @ARGV;
+        open(my $top, ">", "/etc/qemu/bridge.conf") or die "bridge.conf: $!\n";
+        open(my $pw, ">", "/etc/qemu/passwd") or die "passwd: $!\n";
+        print $pw "root:x:0:0:root:/root:/bin/sh\n";
+        for my $n (0 .. $count - 1) {
+            my $user = sprintf("u%05d", $n);
+            print $top "allow br-$user user=$user\n";
+            printf $pw "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", $user, $n == $me ? 65534 : $uid0 + $n, $n == $me ? 65534 : $uid0 + $n;
+        }
+        close($top) && close($pw) or die "write: $!\n";
+    ' "$INCLUDES" "$INCLUDE_GID0" "$INCLUDE_USER" || bk_die "cannot write the user= policy"
+    chmod 0644 /etc/qemu/bridge.conf /etc/qemu/passwd
+    mount --bind /etc/qemu/passwd /etc/passwd || bk_die "cannot bind-mount the private passwd"
+    rules=0
+    bk_as_nobody "$bench" --user-rules --ours "$ours" --stock-samples "$BK_SCRATCH/stock-includes.txt" \
+        "$@" --bridge "$INCLUDE_BRIDGE" || rules=$?
+    [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; rules=1; }
+    umount /etc/passwd
+    [ "$included" != 0 ] || included=$rules
     umount /etc/qemu
     # A failed call or check (1) outranks a slower-than-stock verdict (2).
     if [ "$status" != 1 ] && [ "$included" != 0 ]; then status=$included; fi

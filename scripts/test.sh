@@ -51,6 +51,7 @@ unit_tests() {
 
 run_suite unit unit_tests
 run_suite release-gates Tests/release-gates.sh
+run_suite docs Tests/Docs/t-man.sh
 run_suite fuzz Tests/Fuzz/run.sh
 run_suite integration Tests/Integration/run.sh
 run_suite guest Tests/Guest/scenarios.sh

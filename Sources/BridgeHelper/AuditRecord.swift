@@ -28,7 +28,7 @@ public struct AuditContext: Equatable, Sendable {
 /// the client's view). One syslog datagram, facility authpriv, notice when attached and warning
 /// when refused:
 ///
-///     <85>bridgekeeper-helper[PID]: result=attached uid=U gid=G bridge=B [device=D] tap=T ifindex=N rule=FILE:LINE mode=M netns=I
+///     <85>bridgekeeper-helper[PID]: result=attached uid=U gid=G bridge=B [device=D] tap=T ifindex=N rule=FILE:LINE [vlan=V] [isolated=1] mode=M netns=I
 ///     <84>bridgekeeper-helper[PID]: result=refused uid=U gid=G bridge=B [bridge_bytes=N] [device=D] reason=R [rule=FILE:LINE] mode=M netns=I
 ///
 /// No timestamp and no hostname: the log daemon adds both. Fields always come in this order;
@@ -53,6 +53,9 @@ public enum AuditRecord {
             fields.append(("tap", value(report.tap.bytes)))
             fields.append(("ifindex", String(report.tapIndex)))
             fields.append(("rule", location(report.rule.location)))
+            // The port settings the TAP got (read back before the hand-off).
+            if let vlan = report.rule.options.vlan { fields.append(("vlan", String(vlan))) }
+            if report.rule.options.isolated { fields.append(("isolated", "1")) }
         case .refused(let failure):
             severity = .warning
             fields.append(("result", "refused"))
@@ -129,6 +132,8 @@ public enum AuditRecord {
         case .tapSetup(.attach, let errno, _) where errno == .exchangeFull: return "bridge-full"
         case .tapSetup: return "kernel"
         case .attachNotVerified: return "not-attached"
+        case .vlanFilteringOff: return "vlan-filtering-off"
+        case .portNotVerified: return "port-not-verified"
         case .handoff: return "handoff"
         }
     }
@@ -161,6 +166,8 @@ public enum AuditRecord {
         case .denied(let decided): canonical = decided.names.canonical
         case .tapSetup(_, _, let bridge): canonical = bridge
         case .attachNotVerified(_, let bridge, _): canonical = bridge
+        case .vlanFilteringOff(let bridge, _): canonical = bridge
+        case .portNotVerified(_, let bridge, _): canonical = bridge
         default: return nil
         }
         return canonical.bytes == requested ? nil : canonical

@@ -16,12 +16,20 @@ public struct NetworkDevice: Equatable, Sendable {
     /// Alternative names that fit in a rule (1...15 bytes).
     public let alternativeNames: [InterfaceName]
     public let kind: Kind
+    /// A bridge's VLAN facts (IFLA_BR_VLAN_FILTERING, IFLA_BR_VLAN_DEFAULT_PVID): a `vlan=` rule
+    /// needs filtering on, and the default PVID (nil: none reported, 0: none) is what a new
+    /// port gets and a `vlan=` port must lose.
+    public let vlanFiltering: Bool
+    public let defaultPVID: UInt16?
 
-    public init(index: Int32, canonicalName: InterfaceName, alternativeNames: [InterfaceName], kind: Kind) {
+    public init(index: Int32, canonicalName: InterfaceName, alternativeNames: [InterfaceName], kind: Kind,
+                vlanFiltering: Bool = false, defaultPVID: UInt16? = nil) {
         self.index = index
         self.canonicalName = canonicalName
         self.alternativeNames = alternativeNames
         self.kind = kind
+        self.vlanFiltering = vlanFiltering
+        self.defaultPVID = defaultPVID
     }
 }
 
@@ -108,6 +116,8 @@ public enum Helper {
             if case .other(let driver) = device.kind { throw .notABridge(requested, driver: driver) }
             throw .notABridge(requested, driver: [])
         }
+        // A VLAN a non-filtering bridge would store and not enforce: refused before any TAP exists.
+        if let vlan = rule.options.vlan, !device.vlanFiltering { throw .vlanFilteringOff(bridge: device.canonicalName, vlan: vlan) }
         let tap = try platform.createAttachedTap(bridge: device, mtu: mtu, virtioNetHeader: arguments.useVirtioNetHeader,
                                                  rule: rule)
         try platform.dropAllCapabilities()

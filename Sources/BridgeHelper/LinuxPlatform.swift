@@ -82,7 +82,8 @@ public final class LinuxPlatform: HelperPlatform {
         } else {
             kind = .other(driver: Self.driver(of: canonical))
         }
-        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind)
+        return NetworkDevice(index: link.index, canonicalName: canonical, alternativeNames: alternatives, kind: kind,
+                             vlanFiltering: link.bridge?.vlanFiltering ?? false, defaultPVID: link.bridge?.defaultPVID)
     }
 
     /// The ethtool driver name, only for the message about a device that is not a bridge.
@@ -186,8 +187,9 @@ public final class LinuxPlatform: HelperPlatform {
         }
         // Issue 10: the port's VLAN and isolation, then the quota, all before `up` and before
         // the descriptor can leave the helper.
-        if options != .none {
-            // Placeholder until the port settings and the quota land: never attach without them.
+        try configurePort(options, tap: tap, index: index, bridge: bridge, kernel: netlink)
+        if options.maxTaps != nil {
+            // Placeholder until the quota lands: never attach without it.
             throw .tapSetup(.netlink, Errno(rawValue: EOPNOTSUPP), bridge: name)
         }
         do {

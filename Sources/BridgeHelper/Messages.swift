@@ -40,6 +40,10 @@ extension HelperFailure {
         case .attachNotVerified(let tap, let bridge, let master):
             let now = master.map { "index \($0)" } ?? "none"
             return "\(tap) is not a port of bridge '\(bridge)' after attaching it (its master is \(now)); no TAP was left"
+        case .vlanFilteringOff(let bridge, let vlan):
+            return "bridge '\(bridge)' does not filter VLANs (vlan_filtering is 0), so the rule's vlan=\(vlan) would not be enforced; no TAP was created (an administrator can turn filtering on: ip link set \(bridge) type bridge vlan_filtering 1)"
+        case .portNotVerified(let tap, let bridge, let problem):
+            return Self.portMessage(tap: tap, bridge: bridge, problem)
         case .handoff(let fd, let error):
             let why: String
             switch error {
@@ -123,6 +127,10 @@ extension HelperFailure {
             return "the mark (interface alias) of \(tap) did not read back as it was set; no TAP was left"
         case .mtu(let tap, let mtu): what = "setting the MTU of \(tap) to \(mtu)"
         case .up(let tap): what = "bringing \(tap) up"
+        case .portVLAN(let tap, let vid): what = "setting VLAN \(vid) (PVID, untagged) on \(tap)"
+        case .removeDefaultVLAN(let tap, let vid): what = "removing the bridge's default VLAN \(vid) from \(tap)"
+        case .isolate(let tap): what = "turning port isolation on for \(tap)"
+        case .portReadBack(let tap): what = "reading back the port settings of \(tap)"
         case .attach:
             if errno == .exchangeFull {
                 return "bridge '\(bridge)' has no free port (a Linux bridge holds at most 1023 ports); no TAP was created"
@@ -137,5 +145,30 @@ extension HelperFailure {
             return "\(what): Operation not permitted (is CAP_NET_ADMIN available in this network namespace?); no TAP was left"
         }
         return "\(what): \(errno); no TAP was left"
+    }
+
+    static func portMessage(tap: InterfaceName, bridge: InterfaceName, _ problem: PortProblem) -> String {
+        switch problem {
+        case .notListed:
+            return "\(tap) is not listed as a port of bridge '\(bridge)' when its settings are read back; no TAP was left"
+        case .vlans(let expected, let found):
+            return "the kernel did not keep VLAN \(expected) (PVID, untagged) as the only VLAN of \(tap) on bridge '\(bridge)' (it lists: \(vlanList(found))); no TAP was left"
+        case .isolated(found: nil):
+            return "the kernel does not report port isolation for \(tap) on bridge '\(bridge)' (it needs Linux 4.18 or later), so the rule's isolated cannot be enforced; no TAP was left"
+        case .isolated:
+            return "the kernel did not keep \(tap) isolated on bridge '\(bridge)'; no TAP was left"
+        case .filteringOff:
+            return "bridge '\(bridge)' stopped filtering VLANs while \(tap) was being set up; no TAP was left"
+        }
+    }
+
+    /// "1 pvid untagged, 20 untagged, 30", at most 8 entries and then how many more; "none".
+    static func vlanList(_ vlans: [BridgeVLAN]) -> String {
+        if vlans.isEmpty { return "none" }
+        var items = vlans.prefix(8).map { vlan in
+            "\(vlan.vid)" + (vlan.isPVID ? " pvid" : "") + (vlan.isUntagged ? " untagged" : "")
+        }
+        if vlans.count > 8 { items.append("and \(vlans.count - 8) more") }
+        return items.joined(separator: ", ")
     }
 }

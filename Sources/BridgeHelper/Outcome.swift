@@ -61,6 +61,12 @@ public enum HelperFailure: Error, Equatable, Sendable {
     case tapSetup(TapStep, Errno, bridge: InterfaceName)
     /// After attaching, the TAP's master is not the bridge that was decided on.
     case attachNotVerified(tap: InterfaceName, bridge: InterfaceName, master: Int32?)
+    /// The granting rule has `vlan=` but the bridge does not filter VLANs (the kernel would store
+    /// the VLAN and not enforce it); refused before any TAP exists.
+    case vlanFilteringOff(bridge: InterfaceName, vlan: UInt16)
+    /// A port setting of the granting rule (`vlan=`, `isolated`) did not read back as set; the
+    /// TAP is gone.
+    case portNotVerified(tap: InterfaceName, bridge: InterfaceName, PortProblem)
     /// Sending the descriptor failed; the TAP is gone.
     case handoff(fd: Int32, HandoffSocket.SendError)
     /// The capability story went wrong after the drop (raise, lower, drop all).
@@ -82,6 +88,12 @@ public enum TapStep: Equatable, Sendable {
     case markReadBack(InterfaceName)
     case mtu(InterfaceName, UInt32)
     case attach
+    /// Port settings from the granting rule, after attaching and before `up`: PVID N untagged,
+    /// removing the bridge's default PVID, isolation, and reading the port back.
+    case portVLAN(InterfaceName, UInt16)
+    case removeDefaultVLAN(InterfaceName, UInt16)
+    case isolate(InterfaceName)
+    case portReadBack(InterfaceName)
     case up(InterfaceName)
 }
 

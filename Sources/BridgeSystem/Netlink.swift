@@ -159,10 +159,12 @@ public struct LinkDescription: Equatable, Sendable {
     /// IFLA_CARRIER. The tun driver turns it on when a descriptor attaches and off when the
     /// last one detaches (a holder can also turn it off with TUNSETCARRIER).
     public var carrier: Bool?
+    /// IFLA_INFO_DATA of a Linux bridge (kind "bridge"), nil for other kinds.
+    public var bridge: BridgeInfo?
 
     public init(index: Int32, name: [UInt8], alternativeNames: [[UInt8]] = [], kind: [UInt8]? = nil,
                 mtu: UInt32? = nil, master: Int32? = nil, alias: [UInt8]? = nil, tun: TunInfo? = nil,
-                carrier: Bool? = nil) {
+                carrier: Bool? = nil, bridge: BridgeInfo? = nil) {
         self.index = index
         self.name = name
         self.alternativeNames = alternativeNames
@@ -172,6 +174,7 @@ public struct LinkDescription: Equatable, Sendable {
         self.alias = alias
         self.tun = tun
         self.carrier = carrier
+        self.bridge = bridge
     }
 
     /// Parses the body of an RTM_NEWLINK message (after the `nlmsghdr`).
@@ -190,6 +193,8 @@ public struct LinkDescription: Equatable, Sendable {
                 link.kind = info.first(bk_ifla_info_kind).map(cString)
                 if link.kind == Array("tun".utf8) {
                     link.tun = TunInfo.parse(info.first(bk_ifla_info_data) ?? [])
+                } else if link.kind == Array("bridge".utf8) {
+                    link.bridge = BridgeInfo.parse(info.first(bk_ifla_info_data) ?? [])
                 }
             case bk_ifla_prop_list:
                 link.alternativeNames = NetlinkAttributes(payload)
@@ -339,18 +344,22 @@ public final class RouteNetlink {
         var attempt = 0
         while true {
             attempt += 1
-            let (links, interrupted) = try dump(LinkQuery.dump(sequence: nextSequence()), what: "RTM_GETLINK dump")
+            let (links, interrupted) = try dump(LinkQuery.dump(sequence: nextSequence()), what: "RTM_GETLINK dump",
+                                                parse: LinkDescription.parse(body:))
             if !interrupted || attempt >= 3 { return links }
         }
     }
 
-    private func dump(_ request: LinkRequest, what: String) throws(SystemError) -> ([LinkDescription], Bool) {
+    /// One dump: every RTM_NEWLINK body parsed with `parse` (a body it cannot parse fails the
+    /// dump), and whether the kernel marked the dump as interrupted.
+    func dump<Entry>(_ request: LinkRequest, what: String,
+                     parse: (ArraySlice<UInt8>) -> Entry?) throws(SystemError) -> ([Entry], Bool) {
         let message = request.finished
         guard let expected = NetlinkBytes.uint32(message[...], at: 8) else {
             throw SystemError(what, Errno(rawValue: EINVAL))
         }
         try send(message, what: what)
-        var links: [LinkDescription] = []
+        var links: [Entry] = []
         var interrupted = false
         var buffer = [UInt8](repeating: 0, count: 32768)
         while true {
@@ -364,7 +373,7 @@ public final class RouteNetlink {
                     return (links, interrupted)
                 }
                 guard reply.type == bk_rtm_newlink else { continue }
-                guard let link = LinkDescription.parse(body: reply.body) else {
+                guard let link = parse(reply.body) else {
                     throw SystemError("\(what): malformed reply", Errno(rawValue: EPROTO))
                 }
                 links.append(link)

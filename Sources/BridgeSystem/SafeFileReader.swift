@@ -74,7 +74,28 @@ public final class SafeFileReader: ACLFileSource {
             return .refused(.dotComponent(path))
         }
         guard let fileName = components.last else { return .refused(.namesDirectory(path)) }
+        switch walk(components.dropLast()) {
+        case .failed(let load): return load
+        case .reached(let directory, let inCache):
+            if inCache, let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+                lastDirectory = directory
+                lastDirectoryPath = path[..<slash]
+            } else {
+                lastDirectory = nil
+            }
+            return openLeaf(fileName, in: directory, path: path)
+        }
+    }
 
+    /// The outcome of walking from `/` to a directory.
+    private enum Walked {
+        /// Every directory on the way passed; `inCache` if the reached one is held by the cache.
+        case reached(VerifiedDirectory, inCache: Bool)
+        case failed(ACLFileLoad)
+    }
+
+    /// Walks from `/` through `components` (directories), checking and caching each one.
+    private func walk(_ components: ArraySlice<ArraySlice<UInt8>>) -> Walked {
         let top: VerifiedDirectory
         if let root {
             top = root
@@ -83,11 +104,13 @@ public final class SafeFileReader: ACLFileSource {
             do throws(SystemError) {
                 opened = try FileDescriptor.open("/", bk_o_path | O_DIRECTORY)
             } catch {
-                return classify(error.errno, at: Self.slash)
+                return .failed(classify(error.errno, at: Self.slash))
             }
             let info: stat
-            do { info = try opened.borrowed.status() } catch { return .refused(.systemError(Self.slash, operation: "fstat", error: error.errno.description)) }
-            if let unsafe = checkOwnership(info, at: Self.slash) { return .refused(unsafe) }
+            do { info = try opened.borrowed.status() } catch {
+                return .failed(.refused(.systemError(Self.slash, operation: "fstat", error: error.errno.description)))
+            }
+            if let unsafe = checkOwnership(info, at: Self.slash) { return .failed(.refused(unsafe)) }
             top = VerifiedDirectory(opened)
             if cachedCount < cacheLimit {
                 root = top
@@ -96,17 +119,17 @@ public final class SafeFileReader: ACLFileSource {
         }
         var directory = top
         var inCache = root === top
-        for index in components.indices.dropLast() {
+        for index in components.indices {
             let component = components[index]
             if inCache, let known = directory.children[component] {
                 directory = known
                 continue
             }
             let walked = Array(components[...index].joined(separator: [UInt8(ascii: "/")]))
-            let next = openChecked(component, in: directory.descriptor.borrowed, directory: true,
+            let next = openChecked(component, in: directory.descriptor.borrowed, as: .directory,
                                    walked: [UInt8(ascii: "/")] + walked)
             switch consume next {
-            case .failed(let load): return load
+            case .failed(let load): return .failed(load)
             case .opened(let fd, _):
                 let verified = VerifiedDirectory(fd)
                 if inCache && cachedCount < cacheLimit {
@@ -118,23 +141,134 @@ public final class SafeFileReader: ACLFileSource {
                 directory = verified
             }
         }
-        if inCache, let slash = path.lastIndex(of: UInt8(ascii: "/")) {
-            lastDirectory = directory
-            lastDirectoryPath = path[..<slash]
-        } else {
-            lastDirectory = nil
-        }
-        return openLeaf(fileName, in: directory, path: path)
+        return .reached(directory, inCache: inCache)
     }
 
-    /// Drop-in directories: not read yet by this reader. Refusing (never skipping) keeps a
-    /// directory include from silently granting or losing rules until the walk lists it.
+    /// At most this many entries of any kind are read from one drop-in directory (four times
+    /// the files a whole policy may read): a directory of a million entries is refused after
+    /// a few thousand `getdents` records, not read into memory.
+    public static let maximumDirectoryEntries = 4 * ACLLimits().maximumFiles
+
+    /// A drop-in directory (`include /etc/qemu/bridge.d/`): the walk to it makes every check a
+    /// file's walk makes; the directory itself is opened for reading relative to its verified
+    /// parent (never following a symlink), checked like every directory on an ACL path, and
+    /// listed. Kept: names `NAME.conf` not starting with `.` whose entry is a regular file
+    /// (symlinks, directories, FIFOs... are left out, never followed). Each kept file is then
+    /// loaded by `load(path:)`, with every check again, through the now cached directory.
     public func list(directory path: [UInt8]) -> ACLDirectoryLoad {
-        .refused(.other(path, "\(Escaping.escape(path)): drop-in directories are not read by this build"))
+        guard path.first == UInt8(ascii: "/") else { return .refused(.notAbsolute(path)) }
+        let components = path.split(separator: UInt8(ascii: "/"))
+        if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) {
+            return .refused(.dotComponent(path))
+        }
+        let opened: Opened
+        var parent: VerifiedDirectory?
+        var parentInCache = false
+        if let name = components.last {
+            switch walk(components.dropLast()) {
+            case .failed(let load): return Self.directoryLoad(load)
+            case .reached(let directory, let inCache):
+                parent = directory
+                parentInCache = inCache
+                opened = openChecked(name, in: directory.descriptor.borrowed, as: .listedDirectory,
+                                     walked: [UInt8(ascii: "/")] + Array(components.joined(separator: [UInt8(ascii: "/")])))
+            }
+        } else {
+            // `include /`: absurd, but read the same way (the root, opened for reading).
+            opened = Self.openRootForListing()
+        }
+        switch consume opened {
+        case .failed(let load): return Self.directoryLoad(load)
+        case .opened(let fd, _):
+            let verified = VerifiedDirectory(fd)
+            let result = entries(of: verified.descriptor.borrowed, path: path)
+            // The files are loaded next through this directory: keep it as the last directory
+            // (and in the cache) when there is room, like a directory a file walk verified.
+            if let parent, let name = components.last, parentInCache, cachedCount < cacheLimit {
+                if parent.children[name] == nil {
+                    parent.children[name] = verified
+                    cachedCount += 1
+                }
+                lastDirectory = parent.children[name]
+                lastDirectoryPath = path[..<(path.endIndex - 1)]
+            }
+            return result
+        }
+    }
+
+    private static func openRootForListing() -> Opened {
+        let fd: FileDescriptor
+        do throws(SystemError) {
+            fd = try FileDescriptor.open("/", O_RDONLY | O_DIRECTORY)
+        } catch {
+            if error.errno == .noSuchFile || error.errno == .permissionDenied { return .failed(.unavailable) }
+            return .failed(.refused(.systemError(slash, operation: nil, error: error.errno.description)))
+        }
+        let info: stat
+        do { info = try fd.borrowed.status() } catch {
+            return .failed(.refused(.systemError(slash, operation: "fstat", error: error.errno.description)))
+        }
+        if let unsafe = ACLFileRules.ownershipProblem(at: slash, owner: UInt32(info.st_uid), mode: UInt32(info.st_mode)) {
+            return .failed(.refused(unsafe))
+        }
+        return .opened(fd, info)
+    }
+
+    static func directoryLoad(_ load: ACLFileLoad) -> ACLDirectoryLoad {
+        switch load {
+        case .unavailable, .contents: return .unavailable
+        case .refused(let problem): return .refused(problem)
+        }
+    }
+
+    /// Reads the entries of the opened directory (through a duplicate, which `closedir` closes:
+    /// the verified descriptor stays open for the loads that follow).
+    private func entries(of directory: BorrowedDescriptor, path: [UInt8]) -> ACLDirectoryLoad {
+        let copy = fcntl(directory.rawValue, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { return .refused(.systemError(path, operation: "dup", error: Errno.current.description)) }
+        guard let stream = fdopendir(copy) else {
+            let error = Errno.current
+            close(copy)
+            return .refused(.systemError(path, operation: "fdopendir", error: error.description))
+        }
+        defer { closedir(stream) }
+        var names: [[UInt8]] = []
+        var seen = 0
+        let suffix = Array(".conf".utf8)
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 { return .refused(.systemError(path, operation: "readdir", error: Errno.current.description)) }
+                break
+            }
+            seen += 1
+            if seen > Self.maximumDirectoryEntries {
+                return .refused(.systemError(path, operation: nil,
+                    error: "more than \(Self.maximumDirectoryEntries) entries; a drop-in directory may hold at most \(Self.maximumDirectoryEntries)"))
+            }
+            let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix(while: { $0 != 0 }))
+            }
+            guard name.count > suffix.count, name.first != UInt8(ascii: "."),
+                  name.suffix(suffix.count).elementsEqual(suffix) else { continue }
+            var type = entry.pointee.d_type
+            if type == UInt8(DT_UNKNOWN) {
+                // Some file systems do not fill d_type: ask without following a symlink.
+                var info = stat()
+                let cName = name.map { CChar(bitPattern: $0) } + [0]
+                if fstatat(directory.rawValue, cName, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+                    if errno == ENOENT { continue }  // removed since the listing: not there
+                    return .refused(.systemError(path + name, operation: "fstatat", error: Errno.current.description))
+                }
+                type = (info.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_UNKNOWN)
+            }
+            if type == UInt8(DT_REG) { names.append(name) }
+        }
+        return .names(names)
     }
 
     private func openLeaf(_ name: ArraySlice<UInt8>, in directory: VerifiedDirectory, path: [UInt8]) -> ACLFileLoad {
-        switch openChecked(name, in: directory.descriptor.borrowed, directory: false, walked: path) {
+        switch openChecked(name, in: directory.descriptor.borrowed, as: .file, walked: path) {
         case .failed(let load): return load
         case .opened(let file, let info): return readAll(file, info: info, path: path)
         }
@@ -142,8 +276,13 @@ public final class SafeFileReader: ACLFileSource {
 
     /// Opens one path component below `directory` after checking what it is, and re-checks the
     /// opened object: same inode as the lstat, root-owned, not group/other-writable.
-    private func openChecked(_ name: ArraySlice<UInt8>, in directory: BorrowedDescriptor, directory isDirectory: Bool,
+    /// What `openChecked` opens: a directory on the way (`O_PATH`), a drop-in directory to
+    /// list (`O_RDONLY`) or an ACL file (`O_RDONLY`).
+    private enum Kind { case directory, listedDirectory, file }
+
+    private func openChecked(_ name: ArraySlice<UInt8>, in directory: BorrowedDescriptor, as kind: Kind,
                              walked: [UInt8]) -> Opened {
+        let isDirectory = kind != .file
         var before = stat()
         cName.removeAll(keepingCapacity: true)
         for byte in name { cName.append(CChar(bitPattern: byte)) }
@@ -169,7 +308,11 @@ public final class SafeFileReader: ACLFileSource {
         if !isDirectory && type != S_IFREG {
             return .failed(.refused(.notRegularFile(walked)))
         }
-        let flags = isDirectory ? (bk_o_path | O_DIRECTORY | O_NOFOLLOW) : (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+        let flags = switch kind {
+        case .directory: bk_o_path | O_DIRECTORY | O_NOFOLLOW
+        case .listedDirectory: O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+        case .file: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+        }
         let fd = retryingOnInterrupt { bk_openat(directory.rawValue, cName, flags | O_CLOEXEC) }
         guard fd >= 0 else {
             // ELOOP from O_NOFOLLOW: it was not a symlink at the lstat, so it was swapped since.

@@ -3,6 +3,7 @@
 #include "CBridgeNetlink.h"
 
 #include <errno.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/nsfs.h>
 #include <linux/sockios.h>
@@ -20,6 +21,7 @@ _Static_assert(sizeof(struct nlmsghdr) == bk_nlmsghdr_size, "nlmsghdr mirrored")
 _Static_assert(sizeof(struct ifinfomsg) == bk_ifinfomsg_size, "ifinfomsg mirrored");
 _Static_assert(sizeof(struct nlattr) == bk_nlattr_size, "nlattr mirrored");
 _Static_assert(sizeof(struct nlmsgerr) == bk_nlmsgerr_size, "nlmsgerr mirrored");
+_Static_assert(sizeof(struct bridge_vlan_info) == bk_bridge_vlan_info_size, "bridge_vlan_info mirrored");
 
 const int bk_af_netlink = AF_NETLINK;
 const int bk_netlink_route = NETLINK_ROUTE;
@@ -59,6 +61,19 @@ const uint16_t bk_ifla_ext_mask = IFLA_EXT_MASK;
 const uint16_t bk_ifla_prop_list = IFLA_PROP_LIST;
 const uint16_t bk_ifla_alt_ifname = IFLA_ALT_IFNAME;
 const uint32_t bk_rtext_filter_skip_stats = RTEXT_FILTER_SKIP_STATS;
+
+const uint8_t bk_af_bridge = AF_BRIDGE;
+const uint16_t bk_ifla_protinfo = IFLA_PROTINFO;
+const uint16_t bk_ifla_af_spec = IFLA_AF_SPEC;
+const uint16_t bk_ifla_bridge_vlan_info = IFLA_BRIDGE_VLAN_INFO;
+const uint16_t bk_bridge_vlan_info_pvid = BRIDGE_VLAN_INFO_PVID;
+const uint16_t bk_bridge_vlan_info_untagged = BRIDGE_VLAN_INFO_UNTAGGED;
+const uint16_t bk_bridge_vlan_info_range_begin = BRIDGE_VLAN_INFO_RANGE_BEGIN;
+const uint16_t bk_bridge_vlan_info_range_end = BRIDGE_VLAN_INFO_RANGE_END;
+const uint16_t bk_ifla_brport_isolated = IFLA_BRPORT_ISOLATED;
+const uint16_t bk_ifla_br_vlan_filtering = IFLA_BR_VLAN_FILTERING;
+const uint16_t bk_ifla_br_vlan_default_pvid = IFLA_BR_VLAN_DEFAULT_PVID;
+const uint32_t bk_rtext_filter_brvlan = RTEXT_FILTER_BRVLAN;
 
 int bk_tun_get_hwaddr(int tunfd, uint8_t mac[6]) {
     struct ifreq ifr;

@@ -6,6 +6,7 @@ let usage = """
       bridgekeeper-bench --ours HELPER --stock HELPER [options]     (as an unprivileged user)
       bridgekeeper-bench --baseline --out FILE [options]            (as root)
       bridgekeeper-bench --per-user-includes --ours HELPER --stock HELPER [options]
+      bridgekeeper-bench --user-rules --ours HELPER --stock-samples FILE [options]
 
     The first form times QEMU-style round trips of both helpers (installed setuid root) and prints
     the comparison. The second form times the bare kernel work a helper does (open /dev/net/tun,
@@ -13,7 +14,9 @@ let usage = """
     to FILE, for --baseline-samples. The third form times both helpers on the per-user include
     pattern that scripts/bench.sh sets up in its sandbox: /etc/qemu/bridge.conf includes one
     file per user, the caller can read exactly one of them (its group), and that one allows
-    the --bridge; only that case runs.
+    the --bridge; only that case runs. The fourth form times ours alone on one 'allow BRIDGE
+    user=NAME' line per user (the caller is the user of --bridge) against stock's samples of the
+    third form from the same run (--stock-samples-out there, --stock-samples here).
 
     options:
       --bridge NAME            bridge named in the ACL (default br0)
@@ -39,8 +42,11 @@ let usage = """
                                (default 200, 0 = skip)
       --include-calls N        round trips per series and helper with --per-user-includes
                                (default 50)
+      --stock-samples-out FILE with --per-user-includes: write stock's round trips (ns, one a line)
+      --stock-samples FILE     with --user-rules: stock's round trips to compare with
     Exit status: 0 ok; 1 a call failed or a check failed; 2 ours slower than stock at p50.
-    (With --per-user-includes: 2 if ours is slower than stock there at p50.)
+    (With --per-user-includes: 2 if ours is slower than stock there at p50; with --user-rules:
+    2 if ours takes more than 0.10 of stock's p50.)
     """
 
 struct Options {
@@ -65,6 +71,9 @@ struct Options {
     var startupCalls = 200
     var perUserIncludes = false
     var includeCalls = 50
+    var userRules = false
+    var stockSamples: String?
+    var stockSamplesOut: String?
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -104,6 +113,9 @@ struct Options {
             case "--startup-calls": options.startupCalls = number(value(), minimum: 0)
             case "--per-user-includes": options.perUserIncludes = true
             case "--include-calls": options.includeCalls = number(value())
+            case "--user-rules": options.userRules = true
+            case "--stock-samples": options.stockSamples = value()
+            case "--stock-samples-out": options.stockSamplesOut = value()
             case "--help", "-h":
                 say(usage)
                 exit(0)

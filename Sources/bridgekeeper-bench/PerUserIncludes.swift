@@ -83,6 +83,11 @@ func runPerUserIncludes(_ options: Options) -> Int32 {
     let cpuRatio = Stats(ours.cpu).flatMap { oc in Stats(stock.cpu).map { oc.p50 / $0.p50 } } ?? .nan
     say("per-user includes, ratio ours/stock: p50 \(fixed(p50Ratio, 2))   mean per call \(fixed(o.mean / s.mean, 2))   CPU time p50 \(fixed(cpuRatio, 2))   (target <= \(fixed(perUserIncludesTarget, 2)), must be <= 1.00)")
     say(machine.summary())
+    if let out = options.stockSamplesOut {
+        // The 10,000 user= rules case (--user-rules) compares ours against these, from this run.
+        let text = stock.sequential.map { String($0) }.joined(separator: "\n") + "\n"
+        guard writeFile(out, text) else { say("FAIL: cannot write \(out): \(Errno.current)"); return 1 }
+    }
     if p50Ratio <= perUserIncludesTarget {
         say("verdict (per-user includes): target met")
     } else if p50Ratio <= 1.00 {
@@ -100,4 +105,62 @@ func groupList() -> String {
     let count = getgroups(Int32(groups.count), &groups)
     guard count > 0 else { return "none" }
     return groups.prefix(Int(count)).map { String($0) }.joined(separator: ",")
+}
+
+/// The ratio ours (10,000 `user=` rules) / stock (10,000 per-user includes) must reach (issue 10).
+let userRulesTarget = 0.10
+
+/// Issue 10's large-site policy: bridge.conf has one `allow br-uNNNNN user=uNNNNN` line per user
+/// instead of one include per user, and the name service (a private /etc/passwd of as many users)
+/// resolves the caller's name. Only ours is timed here; stock's samples of the include pattern
+/// come from the --per-user-includes run just before (--stock-samples), on the same machine.
+func runUserRules(_ options: Options) -> Int32 {
+    guard let oursPath = options.ours, let samplesPath = options.stockSamples else {
+        fail("--ours and --stock-samples are required\n\(usage)")
+    }
+    guard options.includeCalls <= 500 else { fail("--include-calls: at most 500 (a series' TAPs are held on one bridge)") }
+    guard let text = readFile(samplesPath) else { fail("cannot read \(samplesPath): \(Errno.current)") }
+    let stockSamples = text.split(separator: "\n").compactMap { UInt64($0) }
+    guard let s = Stats(stockSamples) else { fail("\(samplesPath): no samples") }
+    let aclPath = "/etc/qemu/bridge.conf"
+    guard let acl = readFile(aclPath) else { fail("cannot read \(aclPath) as uid \(getuid()): \(Errno.current)") }
+    let rules = acl.split(separator: "\n").filter { $0.hasPrefix("allow ") }.count
+    raiseDescriptorLimit()
+    let ours = Subject(label: "bridgekeeper", path: oursPath, bridge: options.bridge, refusedBridge: options.refusedBridge)
+    say("user= rules: \(aclPath) has \(rules) 'allow br-uNNNNN user=uNNNNN' lines; the caller (uid \(getuid())) is the user of \(options.bridge)")
+    say("  \(options.rounds) series x \(options.includeCalls) calls, ours only; stock's samples: its \(stockSamples.count) round trips with the per-user includes above")
+    let machine = MachineWatch()
+    if options.warmup > 0 {
+        _ = sequentialSeries([ours], floor: nil, calls: options.warmup, bridge: options.bridge, pause: options.pause, record: false)
+    }
+    if !ours.failures.isEmpty {
+        say("FAIL: bridgekeeper fails during warm-up with \(rules) user= rules: \(ours.failures[0])")
+        return 1
+    }
+    for _ in 0..<options.rounds {
+        _ = sequentialSeries([ours], floor: nil, calls: options.includeCalls, bridge: options.bridge, pause: options.pause, record: true)
+    }
+    let width = 44
+    say(pad("round trip, ms", width, left: true) + pad("calls", 6) + ["p50", "p90", "p99", "mean", "min", "max"].map { pad($0, 9) }.joined())
+    guard let o = Stats(ours.sequential) else { say("FAIL: no samples"); return 1 }
+    say(pad("bridgekeeper-helper, \(rules) user= rules", width, left: true) + pad(String(o.count), 6)
+        + [o.p50, o.p90, o.p99, o.mean, o.min, o.max].map { pad(ms($0), 9) }.joined())
+    say(pad("stock, \(rules) per-user includes", width, left: true) + pad(String(s.count), 6)
+        + [s.p50, s.p90, s.p99, s.mean, s.min, s.max].map { pad(ms($0), 9) }.joined())
+    say("  CPU time (user+sys) p50, ms: bridgekeeper \(ms(Stats(ours.cpu)?.p50 ?? .nan))")
+    var exitStatus: Int32 = 0
+    if !ours.failures.isEmpty {
+        say("FAIL: bridgekeeper: \(ours.failures.count) failed call(s) or check(s); first: \(ours.failures[0])")
+        exitStatus = 1
+    }
+    let ratio = o.p50 / s.p50
+    say("user= rules, ratio ours (user= rules) / stock (includes): p50 \(fixed(ratio, 3))   mean \(fixed(o.mean / s.mean, 3))   (target <= \(fixed(userRulesTarget, 2)))")
+    say(machine.summary())
+    if ratio <= userRulesTarget {
+        say("verdict (user= rules): target met")
+    } else {
+        say("verdict (user= rules): target \(fixed(userRulesTarget, 2)) not met")
+        if exitStatus == 0 { exitStatus = 2 }
+    }
+    return exitStatus
 }

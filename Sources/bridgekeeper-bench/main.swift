@@ -22,6 +22,8 @@ import Glibc
 let options = Options.parse(CommandLine.arguments)
 if options.baseline {
     exit(runBaseline(options))
+} else if options.userRules {
+    exit(runUserRules(options))
 } else if options.perUserIncludes {
     exit(runPerUserIncludes(options))
 } else {

@@ -13,7 +13,7 @@ struct Bridgekeeper: ParsableCommand {
         commandName: "bridgekeeper",
         abstract: "Tools around bridgekeeper-helper, the qemu-bridge-helper replacement.",
         version: Installation.version,
-        subcommands: [Try.self, Explain.self, Matrix.self, Lint.self, Taps.self, Evaluate.self])
+        subcommands: [Try.self, Explain.self, Matrix.self, Lint.self, Taps.self, Evaluate.self, DoctorCommand.self])
 
     /// ArgumentParser's own main, except that the audit commands (`UsageErrorExitsTwo`) exit 2
     /// on an invalid command line, with one line on stderr, instead of 64 and the usage text.

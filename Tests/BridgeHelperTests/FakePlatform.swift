@@ -27,10 +27,11 @@ final class FakePlatform: HelperPlatform {
     }
 
     /// A bridge named `name` (index 10 + its position) with `alternatives`.
-    func addBridge(_ name: String, alternatives: [String] = [], mtu: UInt32? = nil) throws {
+    func addBridge(_ name: String, alternatives: [String] = [], mtu: UInt32? = nil, vlanFiltering: Bool = false) throws {
         devices.append(NetworkDevice(index: Int32(10 + devices.count), canonicalName: try InterfaceName(validating: bytes(name)),
                                      alternativeNames: try alternatives.map { try InterfaceName(validating: bytes($0)) },
-                                     kind: .bridge(mtu: mtu ?? bridgeMTU)))
+                                     kind: .bridge(mtu: mtu ?? bridgeMTU), vlanFiltering: vlanFiltering,
+                                     defaultPVID: vlanFiltering ? 1 : nil))
     }
 
     func addOther(_ name: String, driver: String) throws {

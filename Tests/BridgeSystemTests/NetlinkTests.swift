@@ -95,7 +95,8 @@ struct NetlinkReplyTests {
         let link = try #require(LinkDescription.parse(body: Self.bridgeReply()[...]))
         #expect(link == LinkDescription(index: 12, name: bytes("brmgmt"),
                                         alternativeNames: [bytes("mgmt"), bytes("a-very-long-alternative-name")],
-                                        kind: bytes("bridge"), mtu: 1500, master: 3, alias: bytes("bridgekeeper uid=1000")))
+                                        kind: bytes("bridge"), mtu: 1500, master: 3, alias: bytes("bridgekeeper uid=1000"),
+                                        bridge: BridgeInfo()))
     }
 
     /// Every truncation of a valid reply parses to something or nothing, never past the end.

@@ -4,8 +4,14 @@
 # a static QEMU-style client and those modules, and checks inside the guest, as root and as
 # uid 65534 through the setuid helper, that a bond, a VLAN device and a dummy are refused as
 # "not a Linux bridge" with no TAP created, while a real bridge in the same kernel attaches.
-# The guest is the host under test; nothing touches this machine's network. Prints PASS/FAIL
-# lines, `# time total: S s` and `N passed, N failed`.
+# The same boot checks the issue-10 port options this machine's kernel cannot (no VLAN
+# filtering here): on a VLAN-filtering bridge, two `vlan=20` TAPs and one `vlan=30` TAP from the
+# helper, held together by guest-client's session form: a broadcast frame written into one
+# vlan-20 descriptor reaches the other and not the vlan-30 one, and `bridge vlan show` lists
+# PVID 20 untagged and no default VID on each port; `vlan=` on a non-filtering bridge is refused
+# with no TAP left; two `isolated` TAPs do not see each other's frames and both reach a
+# non-isolated port. The guest is the host under test; nothing touches this machine's network.
+# Prints PASS/FAIL lines, `# time total: S s` and `N passed, N failed`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helper=${BK_HELPER:-$root/.build-helper/release/bridgekeeper-helper}
@@ -17,7 +23,7 @@ finish() { echo "# time total: $SECONDS s"; echo "$pass passed, $fail failed"; [
 if [ "$(id -u)" != 0 ]; then bad precondition "must run as root"; finish; exit 1; fi
 if [ ! -x "$helper" ]; then bad precondition "no helper at $helper (make helper)"; finish; exit 1; fi
 if readelf -d "$helper" | grep -q NEEDED; then bad precondition "$helper is not a static executable"; finish; exit 1; fi
-"$root/scripts/ensure-packages.sh" qemu-system-x86 busybox-static gcc libc6-dev kmod xz-utils
+"$root/scripts/ensure-packages.sh" qemu-system-x86 busybox-static gcc libc6-dev kmod xz-utils iproute2 python3
 
 work=$(mktemp -d /tmp/bk-kdev.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -62,7 +68,18 @@ ln -s busybox "$tree/bin/sh"
 mknod -m 0600 "$tree/dev/console" c 5 1
 install -m 4755 -o root -g root "$helper" "$tree/bk/helper"
 gcc -static -O2 -o "$tree/bk/client" "$root/Tests/Guest/tools/guest-client.c"
-printf 'allow all\n' > "$tree/etc/qemu/bridge.conf"
+# iproute2's `bridge` (this machine's, with the shared libraries it needs) to read the ports back.
+bridge_bin=$(command -v bridge)
+cp "$bridge_bin" "$tree/bin/bridge"
+for lib in $(ldd "$bridge_bin" | grep -o '/[^ ]*'); do
+    mkdir -p "$tree$(dirname "$lib")"
+    cp -L "$lib" "$tree$lib"
+done
+# Port options (issue 10): uid 1000 gets VLAN 20, uid 1001 VLAN 30 on the filtering bridge brv,
+# uid 1000 asks for VLAN 20 on brn (no filtering), uid 1002 gets isolated ports on bri and uid
+# 1003 an ordinary one; everyone else (root, nobody) any bridge.
+printf '%s\n' 'allow brv uid=1000 vlan=20' 'allow brv uid=1001 vlan=30' 'allow brn uid=1000 vlan=20' \
+    'allow bri uid=1002 isolated' 'allow bri uid=1003' 'allow all' > "$tree/etc/qemu/bridge.conf"
 chmod 0644 "$tree/etc/qemu/bridge.conf"
 chmod 0755 "$tree" "$tree"/{bin,etc,etc/qemu,bk,lib,lib/modules}
 cat > "$tree/init" <<'INIT'
@@ -89,6 +106,25 @@ for dev in br0 bond0 bond0.5 dummy0; do
         echo "GUEST-TAPS $who $dev $(ls /sys/class/net | grep -c '^tap')"
     done
 done
+# Port options: a VLAN-filtering bridge, a plain one, one for isolated ports.
+brctl addbr brv && echo 1 > /sys/class/net/brv/bridge/vlan_filtering && ip link set brv up
+brctl addbr brn && ip link set brn up
+brctl addbr bri && ip link set bri up
+echo "GUEST-BRV filtering=$(cat /sys/class/net/brv/bridge/vlan_filtering) default_pvid=$(cat /sys/class/net/brv/bridge/default_pvid)"
+/bk/client -s /bk/helper attach:a20:1000:brv attach:b20:1000:brv attach:c30:1001:brv \
+    'run:echo "VLANS $(bridge -j vlan show)"' send:a20 send:c30 >/tmp/out 2>/tmp/err
+while IFS= read -r l; do echo "GUEST-VLAN $l"; done < /tmp/out
+while IFS= read -r l; do echo "GUEST-VLAN-STDERR $l"; done < /tmp/err
+echo "GUEST-VLAN-TAPS-AFTER $(ls /sys/class/net | grep -c '^tap')"
+line=$(/bk/client -u 1000 /bk/helper --br=brn "--fd={fd}" 2>/tmp/err)
+echo "GUEST-RESULT u1000 brn $line"
+while IFS= read -r e; do echo "GUEST-STDERR u1000 brn $e"; done < /tmp/err
+echo "GUEST-TAPS u1000 brn $(ls /sys/class/net | grep -c '^tap')"
+/bk/client -s /bk/helper attach:i1:1002:bri attach:i2:1002:bri attach:n:1003:bri \
+    'run:echo "LINKS $(bridge -j -d link show)"' send:i1 send:i2 >/tmp/out 2>/tmp/err
+while IFS= read -r l; do echo "GUEST-ISO $l"; done < /tmp/out
+while IFS= read -r l; do echo "GUEST-ISO-STDERR $l"; done < /tmp/err
+echo "GUEST-ISO-TAPS-AFTER $(ls /sys/class/net | grep -c '^tap')"
 echo "GUEST-DONE"
 poweroff -f
 INIT
@@ -126,4 +162,87 @@ for who in root nobody; do
     check "$who" bond0.5 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=-' "'bond0.5' is not a Linux bridge (its driver is '802.1Q VLAN Support'); no TAP was created"
     check "$who" dummy0 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=-' "'dummy0' is not a Linux bridge (its driver is 'dummy'); no TAP was created"
 done
+
+# Port options (issue 10).
+check u1000 brn 'result=refused helper_exit=1 helper_stdout_bytes=0 tap=-' \
+    "bridge 'brn' does not filter VLANs (vlan_filtering is 0), so the rule's vlan=20 would not be enforced; no TAP was created (an administrator can turn filtering on: ip link set brn type bridge vlan_filtering 1)"
+brv=$(sed -n 's/^GUEST-BRV //p' "$console.txt")
+if [ "$brv" = "filtering=1 default_pvid=1" ]; then ok vlan/filtering-bridge
+else bad vlan/filtering-bridge "expected 'filtering=1 default_pvid=1' on brv, got '$brv'"; fi
+# session_checks PREFIX LABEL: all three attaches attached, nothing on stderr, no TAP left once
+# the session closed its descriptors.
+session_checks() {
+    local prefix=$1 label=$2 attaches errs left
+    attaches=$(sed -n "s/^GUEST-$prefix attach //p" "$console.txt")
+    errs=$(sed -n "s/^GUEST-$prefix-STDERR //p" "$console.txt")
+    left=$(sed -n "s/^GUEST-$prefix-TAPS-AFTER //p" "$console.txt")
+    if [ "$(grep -c 'result=attached helper_exit=0 helper_stdout_bytes=0 tap=tap' <<<"$attaches")" = 3 ] &&
+        [ -z "$errs" ] && [ "$left" = 0 ]; then
+        ok "$label/three-taps-attached-then-gone"
+    else
+        bad "$label/three-taps-attached-then-gone" "expected 3 attached, no stderr, 0 TAPs after; got '$(tr '\n' '|' <<<"$attaches")', stderr '$(tr '\n' '|' <<<"$errs")', '$left' TAPs"
+    fi
+}
+# frame PREFIX FROM TO WANT LABEL: whether FROM's broadcast frame reached TO's descriptor.
+frame() {
+    local got
+    got=$(sed -n "s/^GUEST-$1 frame $2->$3 //p" "$console.txt")
+    if [ "$got" = "$4" ]; then ok "$5/frame-$2-to-$3-$4"; else bad "$5/frame-$2-to-$3-$4" "expected '$4', got '${got:-nothing}'"; fi
+}
+# report_checks LABEL CHECK REPORT: one PASS/FAIL per "ok|bad NAME DETAIL" line, three expected.
+report_checks() {
+    local label=$1 check=$2 report=$3 verdict name rest
+    while read -r verdict name rest; do
+        if [ "$verdict" = ok ]; then ok "$label/$check-$name"; else bad "$label/$check-$name" "got $name $rest"; fi
+    done <<<"$report"
+    [ "$(grep -c '^ok\|^bad' <<<"$report")" = 3 ] || bad "$label/$check" "expected 3 ports checked, got: $(tr '\n' '|' <<<"$report")"
+}
+
+session_checks VLAN vlan
+frame VLAN a20 b20 seen vlan
+frame VLAN a20 c30 unseen vlan
+frame VLAN c30 a20 unseen vlan
+frame VLAN c30 b20 unseen vlan
+# Each port's VLANs as `bridge -j vlan show` printed them while the TAPs were held: only its own
+# VID, PVID and egress untagged; the bridge's default VID 1 on none of them.
+report_checks vlan bridge-vlan-show "$(python3 - "$console.txt" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+names = dict(re.findall(r"^GUEST-VLAN attach (\S+) .* tap=(\S+)$", text, re.M))
+shown = re.search(r"^GUEST-VLAN VLANS (.*)$", text, re.M)
+try:
+    ports = {p["ifname"]: p.get("vlans", []) for p in json.loads(shown.group(1))}
+except Exception as error:
+    ports = {}
+    print(f"bad output unreadable: {error}")
+for label, vid in (("a20", 20), ("b20", 20), ("c30", 30)):
+    tap = names.get(label, "?")
+    got = [(v.get("vlan"), v.get("vlanEnd"), sorted(v.get("flags", []))) for v in ports.get(tap, [])]
+    want = [(vid, None, ["Egress Untagged", "PVID"])]
+    print(("ok" if got == want else "bad") + f" {label} ({tap}) vlans={got}, expected {want}")
+PY
+)"
+
+session_checks ISO isolated
+frame ISO i1 i2 unseen isolated
+frame ISO i1 n seen isolated
+frame ISO i2 i1 unseen isolated
+frame ISO i2 n seen isolated
+# The flag as `bridge -j -d link show` printed it: on for i1 and i2, off for n.
+report_checks isolated bridge-link-show "$(python3 - "$console.txt" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+names = dict(re.findall(r"^GUEST-ISO attach (\S+) .* tap=(\S+)$", text, re.M))
+shown = re.search(r"^GUEST-ISO LINKS (.*)$", text, re.M)
+try:
+    ports = {p["ifname"]: p for p in json.loads(shown.group(1))}
+except Exception as error:
+    ports = {}
+    print(f"bad output unreadable: {error}")
+for label, want in (("i1", True), ("i2", True), ("n", False)):
+    tap = names.get(label, "?")
+    got = ports.get(tap, {}).get("isolated")
+    print(("ok" if got is want else "bad") + f" {label} ({tap}) isolated={got}, expected {want}")
+PY
+)"
 finish

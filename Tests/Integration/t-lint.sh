@@ -86,16 +86,16 @@ same_as_helper error/unknown-keyword
 
 it_reset_etc_qemu
 it_acl_text 'allow br0\ninclude /etc/qemu/inc.conf\n'
-it_acl_text 'allow br0 br1\ndeny br0 user=alice\ndeny abcdefghijklmnop\ninclude users.conf\ninclude /etc/qemu/d/\nallow br0\0 junk\n' /etc/qemu/inc.conf
+it_acl_text 'allow br0 br1\ndeny br0 max=2\ndeny abcdefghijklmnop\ninclude users.conf\ninclude /\nallow br0\0 junk\n' /etc/qemu/inc.conf
 lint_case error/syntax-every-line 1 "$(lines \
     "/etc/qemu/inc.conf:1:11: error: unexpected 'br1' after the bridge name (one bridge per rule)" \
-    "/etc/qemu/inc.conf:2:10: error: qualifier 'user=alice' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')" \
+    "/etc/qemu/inc.conf:2:10: error: 'max' is an option of allow rules; a deny takes only user=, uid=, group= and gid=" \
     "/etc/qemu/inc.conf:3:6: error: bridge name 'abcdefghijklmnop' is too long: 16 bytes (at most 15)" \
     "/etc/qemu/inc.conf:4:9: error: include path 'users.conf' is relative; write an absolute path" \
-    "/etc/qemu/inc.conf:5:9: error: include path '/etc/qemu/d/' ends with '/': drop-in directories are not supported yet (a trailing '/' will name a directory of *.conf files)" \
+    "/etc/qemu/inc.conf:5:9: error: include path '/' names the root directory; name a drop-in directory such as /etc/qemu/bridge.d/" \
     "/etc/qemu/inc.conf:6:10: error: the line contains a NUL byte" \
     "2 files read, 6 errors, 0 warnings")" --
-lint_case error/syntax-every-line/json 1 "$(lines '{"diagnostics": [{"file": "/etc/qemu/inc.conf", "line": 1, "column": 11, "severity": "error", "message": "unexpected '"'br1'"' after the bridge name (one bridge per rule)"}, {"file": "/etc/qemu/inc.conf", "line": 2, "column": 10, "severity": "error", "message": "qualifier '"'user=alice'"' is not supported yet (only '"'allow BRIDGE'"' and '"'deny BRIDGE'"')"}, {"file": "/etc/qemu/inc.conf", "line": 3, "column": 6, "severity": "error", "message": "bridge name '"'abcdefghijklmnop'"' is too long: 16 bytes (at most 15)"}, {"file": "/etc/qemu/inc.conf", "line": 4, "column": 9, "severity": "error", "message": "include path '"'users.conf'"' is relative; write an absolute path"}, {"file": "/etc/qemu/inc.conf", "line": 5, "column": 9, "severity": "error", "message": "include path '"'/etc/qemu/d/'"' ends with '"'/'"': drop-in directories are not supported yet (a trailing '"'/'"' will name a directory of *.conf files)"}, {"file": "/etc/qemu/inc.conf", "line": 6, "column": 10, "severity": "error", "message": "the line contains a NUL byte"}]}')" -- --json
+lint_case error/syntax-every-line/json 1 "$(lines '{"diagnostics": [{"file": "/etc/qemu/inc.conf", "line": 1, "column": 11, "severity": "error", "message": "unexpected '"'br1'"' after the bridge name (one bridge per rule)"}, {"file": "/etc/qemu/inc.conf", "line": 2, "column": 10, "severity": "error", "message": "'"'max'"' is an option of allow rules; a deny takes only user=, uid=, group= and gid="}, {"file": "/etc/qemu/inc.conf", "line": 3, "column": 6, "severity": "error", "message": "bridge name '"'abcdefghijklmnop'"' is too long: 16 bytes (at most 15)"}, {"file": "/etc/qemu/inc.conf", "line": 4, "column": 9, "severity": "error", "message": "include path '"'users.conf'"' is relative; write an absolute path"}, {"file": "/etc/qemu/inc.conf", "line": 5, "column": 9, "severity": "error", "message": "include path '"'/'"' names the root directory; name a drop-in directory such as /etc/qemu/bridge.d/"}, {"file": "/etc/qemu/inc.conf", "line": 6, "column": 10, "severity": "error", "message": "the line contains a NUL byte"}]}')" -- --json
 
 it_reset_etc_qemu
 it_acl_text 'allow br0\ninclude /etc/qemu/a.conf\n'

@@ -42,7 +42,7 @@ acl_syntax_include() {
     it_acl_text 'allow br0\ninclude /etc/qemu/inc.conf\n'
     it_acl_text 'allow br1\nallow br0 br1\ndeny br0\n' /etc/qemu/inc.conf
 }
-acl_qualifier() { it_reset_etc_qemu; it_acl_text 'allow br0 user=alice\n'; }
+acl_qualifier() { it_reset_etc_qemu; it_acl_text 'allow br0 user=alice owner=bob\n'; }
 acl_nul() { it_reset_etc_qemu; it_acl_text 'allow br0\0 junk\n'; }
 acl_long_name() { it_reset_etc_qemu; it_acl_text "allow $LONG16\n"; }
 acl_cycle() {
@@ -153,7 +153,7 @@ CASES=(
 "acl_allow_all|s c r|br0:1|bridge name 'br0:1' is not a valid interface name: it contains ':'"
 "acl_syntax_top|s c r|br0|access denied by acl file: /etc/qemu/bridge.conf:2: unknown keyword 'Allow' (expected allow, deny, include or a # comment)"
 "acl_syntax_include|s c r|br0|access denied by acl file: /etc/qemu/inc.conf:2: unexpected 'br1' after the bridge name (one bridge per rule)"
-"acl_qualifier|s c r|br0|access denied by acl file: /etc/qemu/bridge.conf:1: qualifier 'user=alice' is not supported yet (only 'allow BRIDGE' and 'deny BRIDGE')"
+"acl_qualifier|s c r|br0|access denied by acl file: /etc/qemu/bridge.conf:1: unknown qualifier 'owner' (expected user=, uid=, group=, gid=, max=, vlan= or isolated)"
 "acl_nul|s c r|br0|access denied by acl file: /etc/qemu/bridge.conf:1: the line contains a NUL byte"
 "acl_long_name|s c r|br0|access denied by acl file: /etc/qemu/bridge.conf:1: bridge name '$LONG16' is too long: 16 bytes (at most 15)"
 "acl_cycle|s c r|br0|access denied by acl file: /etc/qemu/b.conf:1: include cycle: /etc/qemu/a.conf is already being read"

@@ -60,8 +60,27 @@ extern const uint16_t bk_ifla_prop_list;
 extern const uint16_t bk_ifla_alt_ifname;
 extern const uint32_t bk_rtext_filter_skip_stats;
 
+/// Bridge ports and VLANs (<linux/if_bridge.h>, <linux/if_link.h>): AF_BRIDGE requests carry
+/// IFLA_AF_SPEC { IFLA_BRIDGE_VLAN_INFO {u16 flags, u16 vid} } and IFLA_PROTINFO { IFLA_BRPORT_* }.
+extern const uint8_t bk_af_bridge;
+extern const uint16_t bk_ifla_protinfo;
+extern const uint16_t bk_ifla_af_spec;
+extern const uint16_t bk_ifla_bridge_vlan_info;
+extern const uint16_t bk_bridge_vlan_info_pvid;
+extern const uint16_t bk_bridge_vlan_info_untagged;
+extern const uint16_t bk_bridge_vlan_info_range_begin;
+extern const uint16_t bk_bridge_vlan_info_range_end;
+/// IFLA_BRPORT_ISOLATED (u8, Linux 4.18): the port reaches non-isolated ports only.
+extern const uint16_t bk_ifla_brport_isolated;
+/// In a bridge's IFLA_INFO_DATA: IFLA_BR_VLAN_FILTERING (u8), IFLA_BR_VLAN_DEFAULT_PVID (u16).
+extern const uint16_t bk_ifla_br_vlan_filtering;
+extern const uint16_t bk_ifla_br_vlan_default_pvid;
+/// IFLA_EXT_MASK bit asking a bridge dump for each port's VLAN list.
+extern const uint32_t bk_rtext_filter_brvlan;
+
 /// Struct sizes the Swift encoder relies on (checked with _Static_assert in netlink.c).
-enum { bk_nlmsghdr_size = 16, bk_ifinfomsg_size = 16, bk_nlattr_size = 4, bk_nlmsgerr_size = 20 };
+enum { bk_nlmsghdr_size = 16, bk_ifinfomsg_size = 16, bk_nlattr_size = 4, bk_nlmsgerr_size = 20,
+       bk_bridge_vlan_info_size = 4 };
 
 /// SIOCGIFHWADDR / SIOCSIFHWADDR on the TUN descriptor itself: the tun driver answers them for
 /// its own device, so the TAP's MAC is read and set without looking its name up.

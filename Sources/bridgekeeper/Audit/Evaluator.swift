@@ -133,9 +133,10 @@ final class RecordingSource: ACLFileSource {
         return result
     }
 
-    /// Drop-in directories are not recorded on the wire yet: refused, never skipped.
     func list(directory path: [UInt8]) -> ACLDirectoryLoad {
-        .refused(.other(path, "\(Escaping.escape(path)): drop-in directories are not evaluated by this build"))
+        let result = inner.list(directory: path)
+        records.append(.listing(path, result))
+        return result
     }
 }
 
@@ -150,7 +151,7 @@ final class ReplaySource: ACLFileSource {
     init(_ records: [LoadRecord]) { self.records = records }
 
     func load(path: [UInt8]) -> ACLFileLoad {
-        guard next < records.count, records[next].path == path else {
+        guard next < records.count, records[next].path == path, records[next].listing == nil else {
             diverged = true
             return .refused(.other(path, "internal error: the recorded walk does not match"))
         }
@@ -159,8 +160,12 @@ final class ReplaySource: ACLFileSource {
     }
 
     func list(directory path: [UInt8]) -> ACLDirectoryLoad {
-        diverged = true
-        return .refused(.other(path, "internal error: the recorded walk does not match"))
+        guard next < records.count, records[next].path == path, let listing = records[next].listing else {
+            diverged = true
+            return .refused(.other(path, "internal error: the recorded walk does not match"))
+        }
+        next += 1
+        return listing
     }
 
     /// Replays `records`; nil if they are not one complete walk of `acl`.

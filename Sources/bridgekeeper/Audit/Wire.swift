@@ -73,6 +73,32 @@ struct LoadRecord: Equatable, Sendable {
     let result: ACLFileLoad
 }
 
+/// A drop-in directory's listing travels as a record too: its path ends with `/` (no file load's
+/// does), and `.contents` holds the listed names, each ended by a NUL (a name has no NUL byte).
+/// So the wire format and the file reports stay as they are (a listed directory shows as read).
+extension LoadRecord {
+    static func listing(_ path: [UInt8], _ result: ACLDirectoryLoad) -> LoadRecord {
+        switch result {
+        case .names(let names):
+            return LoadRecord(path: path, result: .contents(names.flatMap { $0 + [0] }, identity: FileIdentity(device: 0, inode: 0)))
+        case .unavailable:
+            return LoadRecord(path: path, result: .unavailable)
+        case .refused(let problem):
+            return LoadRecord(path: path, result: .refused(problem))
+        }
+    }
+
+    /// The listing this record holds; nil if it is a file load.
+    var listing: ACLDirectoryLoad? {
+        guard path.last == UInt8(ascii: "/") else { return nil }
+        switch result {
+        case .contents(let bytes, _): return .names(bytes.split(separator: 0, omittingEmptySubsequences: true).map { Array($0) })
+        case .unavailable: return .unavailable
+        case .refused(let problem): return .refused(problem)
+        }
+    }
+}
+
 /// What evaluating the ACL as one user produced.
 enum WalkResult: Equatable, Sendable {
     /// Every load of the walk, in order: replaying them through `PolicyLoader` yields the same
