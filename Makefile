@@ -67,14 +67,15 @@ COMPLETIONS = .build/completions
 # Packages: build (libcap-dev), run and test (iproute2, setpriv, setcap, strace), the stock
 # helper as the differential oracle and QEMU itself (qemu-system-x86), the guest scenario
 # (dnsmasq-base, busybox-static), POSIX ACL entries and the comparisons of the audit tests (acl, python3),
-# the man page checks (groff-base, man-db, mandoc).
+# the man page checks (groff-base, man-db, mandoc), the package checks (lintian; dpkg-dev and
+# binutils come with the Swift toolchain's build dependencies).
 BUILD_DEPS = libcap-dev pkg-config
 RUN_DEPS   = iproute2 util-linux libcap2-bin
 TEST_DEPS  = strace qemu-system-x86 dnsmasq-base busybox-static kmod xz-utils gcc libc6-dev acl python3 \
-             groff-base man-db mandoc nftables
+             groff-base man-db mandoc nftables lintian
 
 .PHONY: all build helper testhooks-helper static-libs cli completions deps-build deps-test install install-docs uninstall \
-        uninstall-docs demo test fuzz bench clean
+        uninstall-docs demo test fuzz bench clean deb install-default-helper uninstall-default-helper
 
 all: build
 
@@ -134,12 +135,12 @@ uninstall-docs:
 
 install: build install-docs
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
-	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/bridgekeeper
+	install -s -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/bridgekeeper
 ifeq ($(MODE),caps)
-	install -m 0755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
+	install -s -m 0755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
 	setcap cap_net_admin+ep $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
 else ifeq ($(MODE),setuid)
-	install -o root -g root -m 4755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
+	install -s -o root -g root -m 4755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper
 else
 	$(error MODE must be setuid or caps)
 endif
@@ -155,6 +156,24 @@ endif
 # administrator's policy.
 uninstall: uninstall-docs
 	rm -f $(DESTDIR)$(LIBEXECDIR)/bridgekeeper-helper $(DESTDIR)$(BINDIR)/bridgekeeper
+
+# The Debian packages in $(DEB_OUT) (scripts/make-deb.sh): bridgekeeper, bridgekeeper-default-helper
+# and bridgekeeper-dbgsym, version DEB_VERSION (default: Installation.version).
+DEB_OUT     ?= .build/deb
+DEB_VERSION ?=
+deb: build completions
+	HELPER=$(HELPER) CLI=$(CLI) DEB_OUT=$(DEB_OUT) DEB_VERSION=$(DEB_VERSION) BK_COMPLETIONS_DIR=$(COMPLETIONS) \
+		scripts/make-deb.sh
+
+# QEMU's default helper path (/usr/lib/qemu/qemu-bridge-helper) made to run the installed
+# $(LIBEXECDIR)/bridgekeeper-helper: a local dpkg-divert renames the stock file, and the uninstall
+# target renames it back (scripts/default-helper.sh). The package bridgekeeper-default-helper
+# does the same for a package install.
+install-default-helper:
+	@scripts/default-helper.sh install $(LIBEXECDIR)/bridgekeeper-helper
+
+uninstall-default-helper:
+	@scripts/default-helper.sh uninstall $(LIBEXECDIR)/bridgekeeper-helper
 
 demo: build
 	scripts/demo.sh

@@ -40,11 +40,17 @@ public struct InterfaceName: Hashable, Sendable, CustomStringConvertible {
     /// Validates `bytes` like the kernel's `dev_valid_name()`; never truncates.
     public init(validating bytes: some Collection<UInt8>) throws(Problem) {
         let bytes = Array(bytes)
-        if bytes.isEmpty { throw .empty }
-        if bytes.count > Self.maximumLength { throw .tooLong(length: bytes.count) }
-        if bytes == [0x2E] || bytes == [0x2E, 0x2E] { throw .dotName }
-        if let bad = bytes.first(where: Self.isForbidden) { throw .forbiddenByte(bad) }
+        if let problem = Self.problem(bytes[...]) { throw problem }
         self.bytes = bytes
+    }
+
+    /// Why `bytes` is not an interface name, or nil if it is one (checked without allocating).
+    public static func problem(_ bytes: some Collection<UInt8>) -> Problem? {
+        if bytes.isEmpty { return .empty }
+        if bytes.count > maximumLength { return .tooLong(length: bytes.count) }
+        if bytes.allSatisfy({ $0 == 0x2E }) && bytes.count <= 2 { return .dotName }
+        if let bad = bytes.first(where: isForbidden) { return .forbiddenByte(bad) }
+        return nil
     }
 
     /// The kernel rejects '/', ':', NUL and anything its own `isspace()` accepts. The kernel's

@@ -127,9 +127,31 @@ public enum PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
 public enum PolicyLoader {
     /// Reads `path` and every file it includes, depth first, and returns the expanded rules.
     /// Fails closed on anything but a missing or unreadable include.
+    ///
+    /// With `device`, only the rules that can decide about that device are kept: those naming
+    /// `all` or one of its names. Every line of every file is still checked and counted exactly
+    /// as without it (the same errors, at the same lines, and the same limits), and
+    /// `decide(device:...)` gives the same answer for that device; only the rules about other
+    /// bridges are not built (a site's policy can hold 10,000 rules, one per user's bridge).
     public static func load(path: [UInt8], from source: some ACLFileSource,
-                            limits: ACLLimits = ACLLimits()) -> Result<Policy, PolicyError> {
+                            limits: ACLLimits = ACLLimits(), device: DeviceNames? = nil) -> Result<Policy, PolicyError> {
         var state = LoadState(source: source, limits: limits)
+        if let device {
+            let names = device.all
+            state.keeping = { token in
+                if Grammar.token(token, is: "all") { return true }
+                for name in names where name.bytes.count == token.count {
+                    var same = true
+                    var index = token.startIndex
+                    for byte in name.bytes where same {
+                        same = token[index] == byte
+                        index += 1
+                    }
+                    if same { return true }
+                }
+                return false
+            }
+        }
         switch source.load(path: path) {
         case .unavailable:
             return .failure(.topLevelUnavailable(path: path))
@@ -151,10 +173,18 @@ public enum PolicyLoader {
     }
 }
 
-private struct LoadState<Source: ACLFileSource> {
-    let source: Source
+/// Not generic over the source: the loader is called from other modules, where a generic
+/// type's code would run unspecialised (metadata lookups and witness calls for every line of
+/// every file); the source is called once per file, through the existential.
+private struct LoadState {
+    let source: any ACLFileSource
     let limits: ACLLimits
     var rules: [Rule] = []
+    /// Which rules to build, by their bridge token (nil: all of them).
+    var keeping: ((Slice<UnsafeBufferPointer<UInt8>>) -> Bool)?
+    /// The line numbers of rules checked but not built, in file order; `Kept.dropped` ranges
+    /// index into it, so they are counted against the limits at their place in the expansion.
+    var droppedLines: [Int] = []
     var filesRead: [[UInt8]] = []
     var skipped: [SourceLocation] = []
     var bytesRead = 0
@@ -165,7 +195,7 @@ private struct LoadState<Source: ACLFileSource> {
     /// so a cycle through a hard link or another path to the same file is still caught.
     var chain: [FileIdentity] = []
 
-    init(source: Source, limits: ACLLimits) {
+    init(source: any ACLFileSource, limits: ACLLimits) {
         self.source = source
         self.limits = limits
     }
@@ -175,51 +205,102 @@ private struct LoadState<Source: ACLFileSource> {
     /// for the expansion while the kept directives of all files being expanded stay within
     /// `bufferedDirectiveLimit`; a file beyond that is parsed a second time, line by line, so
     /// memory grows with the rules accepted, never with the size of a parse of all files.
+    /// A directive kept from a file's first pass, or a run of rules that were checked but not
+    /// built (`droppedLines[range]`).
+    enum Kept {
+        case directive(Directive)
+        case dropped(Range<Int>)
+    }
+
     mutating func expand(_ bytes: [UInt8], path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
-        var kept: [Directive] = []
-        var keeping = true
+        // The lines are read through the buffer: slices of it carry no reference to count.
+        bytes.withUnsafeBufferPointer { buffer in expand(buffer, path: path, identity: identity, depth: depth) }
+    }
+
+    mutating func expand(_ bytes: UnsafeBufferPointer<UInt8>, path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
+        var kept: [Kept] = []
+        var keepingAll = true
         var syntaxError: SyntaxError?
+        let droppedStart = droppedLines.count
+        // A run of dropped rules is one `Kept.dropped`, whose end is written when the run ends.
+        var runStart: Int?
+        func closeRun() {
+            if let start = runStart {
+                kept[kept.count - 1] = .dropped(start..<droppedLines.count)
+                runStart = nil
+            }
+        }
         Self.forEachLine(bytes) { line, number in
-            switch Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) {
+            switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
             case .failure(let error):
                 syntaxError = error
                 return false
-            case .success(nil):
+            case .nothing:
                 return true
-            case .success(let directive?):
-                guard keeping else { return true }
+            case .droppedRule:
+                guard keepingAll else { return true }
+                if runStart == nil {
+                    runStart = droppedLines.count
+                    kept.append(.dropped(droppedLines.count..<droppedLines.count))
+                    buffered += 1
+                }
+                droppedLines.append(number)
+                return true
+            case .directive(let directive):
+                guard keepingAll else { return true }
+                closeRun()
                 if buffered < Self.bufferedDirectiveLimit {
-                    kept.append(directive)
+                    kept.append(.directive(directive))
                     buffered += 1
                 } else {
-                    keeping = false
+                    keepingAll = false
                     buffered -= kept.count
                     kept = []
+                    droppedLines.removeSubrange(droppedStart...)
                 }
                 return true
             }
         }
-        defer { buffered -= kept.count }
+        if keepingAll { closeRun() }
+        defer {
+            buffered -= kept.count
+            droppedLines.removeSubrange(droppedStart...)
+        }
         if let syntaxError { return .syntax(syntaxError) }
         chain.append(identity)
         defer { chain.removeLast() }
         var failure: PolicyError?
-        if keeping {
-            for directive in kept {
-                failure = handle(directive, depth: depth)
+        if keepingAll {
+            for item in kept {
+                switch item {
+                case .directive(let directive): failure = handle(directive, depth: depth)
+                case .dropped(let range): failure = countDropped(droppedLines[range], path: path)
+                }
                 if failure != nil { break }
             }
         } else {
             Self.forEachLine(bytes) { line, number in
                 // The first pass accepted every line.
-                guard case .success(let directive?) = Grammar.parseLine(line, location: SourceLocation(path: path, line: number)) else {
-                    return true
+                switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
+                case .directive(let directive): failure = handle(directive, depth: depth)
+                case .droppedRule: failure = countDropped([number], path: path)
+                case .nothing, .failure: return true
                 }
-                failure = handle(directive, depth: depth)
                 return failure == nil
             }
         }
         return failure
+    }
+
+    /// Rules checked but not built count against `maximumDirectives` like any other.
+    mutating func countDropped(_ lines: some Collection<Int>, path: [UInt8]) -> PolicyError? {
+        for line in lines {
+            directivesRead += 1
+            if directivesRead > limits.maximumDirectives {
+                return .tooManyDirectives(at: SourceLocation(path: path, line: line), limit: limits.maximumDirectives)
+            }
+        }
+        return nil
     }
 
     /// At most this many directives are kept between the two passes, over all files being
@@ -246,7 +327,7 @@ private struct LoadState<Source: ACLFileSource> {
 
     /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines
     /// of `split(separator: 0x0A, omittingEmptySubsequences: false)`, until `body` returns false.
-    static func forEachLine(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, Int) -> Bool) {
+    static func forEachLine(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Slice<UnsafeBufferPointer<UInt8>>, Int) -> Bool) {
         var start = bytes.startIndex
         var number = 0
         while true {

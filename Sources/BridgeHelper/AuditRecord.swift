@@ -29,7 +29,10 @@ public struct AuditContext: Equatable, Sendable {
 /// when refused:
 ///
 ///     <85>bridgekeeper-helper[PID]: result=attached uid=U gid=G bridge=B [device=D] tap=T ifindex=N rule=FILE:LINE [vlan=V] [isolated=1] mode=M netns=I
-///     <84>bridgekeeper-helper[PID]: result=refused uid=U gid=G bridge=B [bridge_bytes=N] [device=D] reason=R [rule=FILE:LINE] mode=M netns=I
+///     <84>bridgekeeper-helper[PID]: result=refused uid=U gid=G bridge=B [bridge_bytes=N] [device=D] reason=R [rule=FILE:LINE] [count=C max=L] mode=M netns=I
+///
+/// `count=` and `max=` come with `reason=quota` only: the caller's TAPs counted ahead of the
+/// refused one, and the rule's limit.
 ///
 /// No timestamp and no hostname: the log daemon adds both. Fields always come in this order;
 /// optional ones are left out, never empty. Values are escaped with `value(_:)`, so the record
@@ -68,6 +71,9 @@ public enum AuditRecord {
                     fields.append(("rule", location(unresolved.rule.location)))
                     fields.append((unresolved.kind == .user ? "unresolved-user" : "unresolved-group", value(unresolved.name)))
                 }
+            }
+            if case .quotaExceeded(let rule, _, let count, let limit) = failure {
+                fields += [("rule", location(rule.location)), ("count", String(count)), ("max", String(limit))]
             }
         }
         fields.append(("mode", mode(context.mode)))
@@ -129,6 +135,7 @@ public enum AuditRecord {
         case .bridgeMissing: return "no-such-bridge"
         case .notABridge: return "not-a-bridge"
         case .lookup: return "lookup"
+        case .quotaExceeded: return "quota"
         case .tapSetup(.attach, let errno, _) where errno == .exchangeFull: return "bridge-full"
         case .tapSetup: return "kernel"
         case .attachNotVerified: return "not-attached"
@@ -165,6 +172,7 @@ public enum AuditRecord {
         switch failure {
         case .denied(let decided): canonical = decided.names.canonical
         case .tapSetup(_, _, let bridge): canonical = bridge
+        case .quotaExceeded(_, let bridge, _, _): canonical = bridge
         case .attachNotVerified(_, let bridge, _): canonical = bridge
         case .vlanFilteringOff(let bridge, _): canonical = bridge
         case .portNotVerified(_, let bridge, _): canonical = bridge

@@ -54,8 +54,8 @@ public protocol HelperPlatform: NameResolver {
     func openTun() throws(HelperFailure)
     /// Gives up everything but a permitted CAP_NET_ADMIN and checks the result.
     func dropPrivileges() throws(HelperFailure)
-    /// Reads the ACL as the caller.
-    func loadPolicy() -> Result<Policy, PolicyError>
+    /// Reads the ACL as the caller, building only the rules that can decide about `device`.
+    func loadPolicy(for device: DeviceNames) -> Result<Policy, PolicyError>
     /// The caller's uid and groups for rules with match keys (the real gid and the
     /// supplementary groups the helper received).
     func callerIdentity() throws(HelperFailure) -> CallerIdentity
@@ -98,16 +98,18 @@ public enum Helper {
         try platform.openTun()
         try platform.dropPrivileges()
         platform.pausePoint("dropped")
-        let policy: Policy
-        switch platform.loadPolicy() {
-        case .success(let loaded): policy = loaded
-        case .failure(let error): throw .policy(error)
-        }
         // Decide on the device, not on the spelling: every name the kernel resolves to it counts.
+        // The device is known before the policy is read, so the loader builds only the rules
+        // that can decide about it (every line is still checked and counted).
         let device = try platform.resolveDevice(requested)
         let names = device.map {
             DeviceNames(requested: requested, canonical: $0.canonicalName, alternatives: $0.alternativeNames)
         } ?? DeviceNames(unresolved: requested)
+        let policy: Policy
+        switch platform.loadPolicy(for: names) {
+        case .success(let loaded): policy = loaded
+        case .failure(let error): throw .policy(error)
+        }
         let caller = try platform.callerIdentity()
         let decided = policy.decide(device: names, caller: caller, resolver: platform)
         guard case .allowed(let rule) = decided.decision else { throw .denied(decided) }

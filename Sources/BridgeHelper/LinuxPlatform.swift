@@ -43,8 +43,8 @@ public final class LinuxPlatform: HelperPlatform {
         }
     }
 
-    public func loadPolicy() -> Result<Policy, PolicyError> {
-        PolicyLoader.load(path: Installation.aclFile, from: SafeFileReader())
+    public func loadPolicy(for device: DeviceNames) -> Result<Policy, PolicyError> {
+        PolicyLoader.load(path: Installation.aclFile, from: SafeFileReader(), device: device)
     }
 
     public func callerIdentity() throws(HelperFailure) -> CallerIdentity {
@@ -104,7 +104,7 @@ public final class LinuxPlatform: HelperPlatform {
         var failure: HelperFailure?
         do {
             made = try Self.configureTap(control, bridge: bridge, mtu: mtu, virtioNetHeader: virtioNetHeader,
-                                         owner: caller.realUser, mark: mark, options: rule.options)
+                                         owner: caller.realUser, mark: mark, rule: rule)
         } catch {
             failure = error
         }
@@ -124,11 +124,13 @@ public final class LinuxPlatform: HelperPlatform {
     /// another device meanwhile. One read-back after attaching checks both the mark as the
     /// kernel stored it and the TAP's master, before the TAP is brought up and counts as
     /// attached. If any step fails, the TAP's only descriptor is closed on the way out and the
-    /// kernel removes the TAP.
+    /// kernel removes the TAP. `rule` is the granting rule, whose options apply (none without
+    /// one) and which a quota refusal names.
     public static func configureTap(_ control: consuming TunControl, bridge: NetworkDevice, mtu: UInt32,
                                     virtioNetHeader: Bool, owner: uid_t, mark: [UInt8],
-                                    options: RuleOptions = .none) throws(HelperFailure) -> ConfiguredTap {
+                                    rule: Rule? = nil) throws(HelperFailure) -> ConfiguredTap {
         let name = bridge.canonicalName
+        let options = rule?.options ?? .none
         var flags: TunFlags = [.tap, .noPacketInfo]
         if virtioNetHeader {
             do {
@@ -188,10 +190,7 @@ public final class LinuxPlatform: HelperPlatform {
         // Issue 10: the port's VLAN and isolation, then the quota, all before `up` and before
         // the descriptor can leave the helper.
         try configurePort(options, tap: tap, index: index, bridge: bridge, kernel: netlink)
-        if options.maxTaps != nil {
-            // Placeholder until the quota lands: never attach without it.
-            throw .tapSetup(.netlink, Errno(rawValue: EOPNOTSUPP), bridge: name)
-        }
+        try enforceQuota(rule, tap: index, caller: owner, bridge: bridge, kernel: netlink)
         do {
             try netlink.change(LinkChange.up(index: index, sequence: netlink.nextSequence()), what: "up")
         } catch {

@@ -35,6 +35,8 @@ extension HelperFailure {
             return "'\(name)' is not a Linux bridge (its driver is '\(Escaping.escape(driver))'); no TAP was created"
         case .lookup(let what, let errno):
             return "\(what): \(errno)"
+        case .quotaExceeded(let rule, let bridge, let count, let limit):
+            return Self.quotaMessage(rule: rule, bridge: bridge, count: count, limit: limit)
         case .tapSetup(let step, let errno, let bridge):
             return Self.tapMessage(step, errno, bridge: bridge)
         case .attachNotVerified(let tap, let bridge, let master):
@@ -112,6 +114,14 @@ extension HelperFailure {
         }
     }
 
+    /// The `max=` refusal: the rule, the limit, how many of the caller's TAPs were counted, and
+    /// how to free one (a closed guest's TAP disappears; a persistent one stays until reaped).
+    static func quotaMessage(rule: Rule, bridge: InterfaceName, count: Int, limit: Int) -> String {
+        let taps = limit == 1 ? "1 TAP" : "\(limit) TAPs"
+        let yours = count == 1 ? "1 of yours is" : "\(count) of yours are"
+        return "quota reached on bridge '\(bridge)': \(rule.location): '\(rule)' allows \(taps) per user, and \(yours) attached or being attached there; to free one, close a guest, or have root remove persistent TAPs nobody holds with 'bridgekeeper taps --reap'; no TAP was left"
+    }
+
     static func tapMessage(_ step: TapStep, _ errno: Errno, bridge: InterfaceName) -> String {
         let what: String
         switch step {
@@ -123,6 +133,7 @@ extension HelperFailure {
         case .index(let tap): what = "SIOCGIFINDEX \(tap)"
         case .netlink: what = "opening a route netlink socket"
         case .mark(let tap): what = "setting the mark (interface alias) of \(tap)"
+        case .countTaps: what = "counting your TAPs on bridge \(bridge) for the rule's max= (RTM_GETLINK dump)"
         case .markReadBack(let tap):
             return "the mark (interface alias) of \(tap) did not read back as it was set; no TAP was left"
         case .mtu(let tap, let mtu): what = "setting the MTU of \(tap) to \(mtu)"

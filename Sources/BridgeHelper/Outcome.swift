@@ -59,6 +59,10 @@ public enum HelperFailure: Error, Equatable, Sendable {
     case lookup(String, Errno)
     /// Creating, configuring or attaching the TAP failed at `step`; the TAP is gone.
     case tapSetup(TapStep, Errno, bridge: InterfaceName)
+    /// The granting rule's `max=` (`limit`) is reached: `count` of the caller's TAPs rank ahead
+    /// of the new one on `bridge` (attached with the caller's mark, or still being set up; see
+    /// TapQuota). The new TAP is gone.
+    case quotaExceeded(rule: Rule, bridge: InterfaceName, count: Int, limit: Int)
     /// After attaching, the TAP's master is not the bridge that was decided on.
     case attachNotVerified(tap: InterfaceName, bridge: InterfaceName, master: Int32?)
     /// The granting rule has `vlan=` but the bridge does not filter VLANs (the kernel would store
@@ -86,6 +90,8 @@ public enum TapStep: Equatable, Sendable {
     case mark(InterfaceName)
     /// The alias read back differs from the mark that was set.
     case markReadBack(InterfaceName)
+    /// Counting the caller's TAPs on the bridge for `max=` (one RTM_GETLINK dump).
+    case countTaps
     case mtu(InterfaceName, UInt32)
     case attach
     /// Port settings from the granting rule, after attaching and before `up`: PVID N untagged,

@@ -22,6 +22,13 @@ struct Analysis<Source: ACLFileSource, System: LintSystem> {
 
     private var links: [InterfaceName: LinkLookup] = [:]
     private var restrictions: [[UInt8]: String?] = [:]
+    private var filtering: [InterfaceName: VlanFiltering] = [:]
+    private var names: [NameKey: NameLookup] = [:]
+
+    struct NameKey: Hashable {
+        let name: [UInt8]
+        let kind: NameKind
+    }
 
     init(topLevel: [UInt8], files: RepairingSource<Source>, system: System, readerUID: UInt32) {
         self.topLevel = topLevel
@@ -38,7 +45,8 @@ struct Analysis<Source: ACLFileSource, System: LintSystem> {
                 let line = bytes[range]
                 let location = SourceLocation(path: path, line: index + 1)
                 guard case .success(let directive) = Grammar.parseLine(line, location: location) else { continue }
-                if let warning = Self.stockDivergence(line, directive: directive, hasNewline: range.upperBound < bytes.count) {
+                if let warning = Self.stockDivergence(line, directive: directive, hasNewline: range.upperBound < bytes.count,
+                                                      topLevel: path == topLevel) {
                     out.append(LintDiagnostic(path: path, line: index + 1, column: warning.column, severity: .warning,
                                               message: warning.message))
                 }
@@ -53,12 +61,15 @@ struct Analysis<Source: ACLFileSource, System: LintSystem> {
         out += denyWarnings(entries, restricted: reasons)
         out += deadRules(entries, restricted: reasons)
         out += bridgeWarnings(entries)
+        out += nameDiagnostics(entries)
+        out += vlanDiagnostics(entries)
         return out
     }
 
     // MARK: Stock qemu-bridge-helper
 
-    static func stockDivergence(_ line: ArraySlice<UInt8>, directive: Directive?, hasNewline: Bool) -> (column: Int, message: String)? {
+    static func stockDivergence(_ line: ArraySlice<UInt8>, directive: Directive?, hasNewline: Bool,
+                                topLevel: Bool) -> (column: Int, message: String)? {
         let length = line.count + (hasNewline ? 1 : 0)
         if length > StockReading.longestLine {
             let tail = line.dropFirst(StockReading.longestLine)
@@ -66,7 +77,7 @@ struct Analysis<Source: ACLFileSource, System: LintSystem> {
             return (StockReading.longestLine + 1,
                     "stock qemu-bridge-helper reads at most \(StockReading.longestLine) bytes of a line: it reads the rest of this line, from column \(StockReading.longestLine + 1), as a line of its own")
         }
-        return StockReading.divergence(line: line, directive: directive)
+        return StockReading.divergence(line: line, directive: directive, topLevel: topLevel)
     }
 
     // MARK: Includes
@@ -150,8 +161,9 @@ struct Analysis<Source: ACLFileSource, System: LintSystem> {
     /// bridge it names: `deny all`, a deny of the same name, or of another name of the same
     /// device in this network namespace (deny wins regardless of order).
     mutating func deadRules(_ entries: [Entry], restricted: [[UInt8]: String]) -> [LintDiagnostic] {
+        // A deny with match keys refuses only some callers: it never makes an allow dead.
         let denies = entries.filter {
-            if case .rule(let rule) = $0.directive { return rule.action == .deny }
+            if case .rule(let rule) = $0.directive { return rule.action == .deny && rule.match.isEmpty }
             return false
         }
         var out: [LintDiagnostic] = []
@@ -216,5 +228,104 @@ struct Analysis<Source: ACLFileSource, System: LintSystem> {
                                       message: message))
         }
         return out
+    }
+
+    // MARK: Names (user=, group=)
+
+    /// Every user and group name of a rule, looked up as the helper does. A name the name
+    /// service does not know is an error: the helper refuses every request whose decision
+    /// depends on it (a deny naming a deleted account refuses its bridge to everyone the other
+    /// keys do not rule out). A failed lookup is a warning, once per name: it says something
+    /// about the name service now, not about the file, but the helper refuses meanwhile.
+    mutating func nameDiagnostics(_ entries: [Entry]) -> [LintDiagnostic] {
+        var out: [LintDiagnostic] = []
+        var failedOnce = Set<NameKey>()
+        for entry in entries {
+            guard case .rule(let rule) = entry.directive else { continue }
+            for (kind, list) in [(NameKind.user, rule.match.users), (NameKind.group, rule.match.groups)] {
+                for name in list {
+                    let shown = Escaping.escape(name, limit: 64)
+                    let column = entry.column(ofName: name, key: kind.word)
+                    switch lookUp(name, kind: kind) {
+                    case .found:
+                        continue
+                    case .notFound:
+                        out.append(LintDiagnostic(path: entry.path, line: entry.line, column: column, severity: .error,
+                                                  message: "\(kind.word) '\(shown)' does not exist in the name service; the helper refuses every request whose decision depends on it ('\(rule)')"))
+                    case .failed(let errno):
+                        guard failedOnce.insert(NameKey(name: name, kind: kind)).inserted else { continue }
+                        out.append(LintDiagnostic(path: entry.path, line: entry.line, column: column, severity: .warning,
+                                                  message: "cannot check \(kind.word) '\(shown)': the name service lookup failed (\(system.errorText(errno))); while it fails, the helper refuses every request whose decision depends on it ('\(rule)')"))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    mutating func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
+        let key = NameKey(name: name, kind: kind)
+        if let known = names[key] { return known }
+        let found = system.lookUp(name, kind: kind)
+        names[key] = found
+        return found
+    }
+
+    // MARK: VLANs
+
+    /// `vlan=` on an existing Linux bridge that does not filter by VLAN: the helper refuses
+    /// every request the rule grants (an error). A missing bridge or another device is
+    /// `bridgeWarnings`' business; `allow all vlan=N` names no bridge to check.
+    mutating func vlanDiagnostics(_ entries: [Entry]) -> [LintDiagnostic] {
+        var out: [LintDiagnostic] = []
+        for entry in entries {
+            guard case .rule(let rule) = entry.directive, let vlan = rule.options.vlan,
+                  case .named(let name) = rule.bridge,
+                  case .present(_, _, let kind) = link(name), kind.map({ $0.elementsEqual("bridge".utf8) }) == true
+            else { continue }
+            let state: VlanFiltering
+            if let known = filtering[name] {
+                state = known
+            } else {
+                state = system.vlanFiltering(of: name)
+                filtering[name] = state
+            }
+            let column = entry.column(ofKey: "vlan")
+            let refuses = "the helper refuses every request '\(rule)' grants"
+            switch state {
+            case .on:
+                continue
+            case .off:
+                out.append(LintDiagnostic(path: entry.path, line: entry.line, column: column, severity: .error,
+                                          message: "vlan=\(vlan) needs VLAN filtering, which bridge '\(name)' has off (vlan_filtering 0); \(refuses) (turn it on: ip link set dev \(name) type bridge vlan_filtering 1)"))
+            case .unsupported:
+                out.append(LintDiagnostic(path: entry.path, line: entry.line, column: column, severity: .error,
+                                          message: "vlan=\(vlan) needs VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING); \(refuses)"))
+            case .unknown(let reason):
+                out.append(LintDiagnostic(path: entry.path, line: entry.line, column: column, severity: .warning,
+                                          message: "cannot check the VLAN filtering of bridge '\(name)': \(reason)"))
+            }
+        }
+        return out
+    }
+}
+
+extension Analysis.Entry {
+    /// The column of the piece `KEY=...` (the rule's first piece if there is none).
+    func column(ofKey key: String) -> Int {
+        let prefix = Array((key + "=").utf8)
+        guard let index = pieces.indices.first(where: { pieces[$0].starts(with: prefix) }) else { return column(0) }
+        return column(index)
+    }
+
+    /// The column of `name` in the comma list of `KEY=` (of the key if not found).
+    func column(ofName name: [UInt8], key: String) -> Int {
+        let prefix = Array((key + "=").utf8)
+        guard let piece = pieces.first(where: { $0.starts(with: prefix) }) else { return column(0) }
+        let value = piece.dropFirst(prefix.count)
+        for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) where element.elementsEqual(name) {
+            return element.startIndex - lineStart + 1
+        }
+        return piece.startIndex - lineStart + 1
     }
 }

@@ -16,8 +16,19 @@ public enum LinkLookup: Sendable, Equatable {
     case failed(String)
 }
 
-/// The facts lint needs beyond the files' contents. The CLI answers with lstat, POSIX ACLs and
-/// rtnetlink; unit tests with a table.
+/// Whether a bridge filters by VLAN (what a `vlan=` rule needs: the kernel accepts a PVID on a
+/// port of a non-filtering bridge and silently does not enforce it, so the helper refuses).
+public enum VlanFiltering: Sendable, Equatable {
+    case on
+    case off
+    /// The kernel has no VLAN filtering at all (built without CONFIG_BRIDGE_VLAN_FILTERING).
+    case unsupported
+    /// Could not be checked; the reason names what failed.
+    case unknown(String)
+}
+
+/// The facts lint needs beyond the files' contents. The CLI answers with lstat, POSIX ACLs,
+/// rtnetlink, sysfs and the name service; unit tests with a table.
 public protocol LintSystem {
     /// Why `path`, which the reader could not load, is unavailable.
     func absence(of path: [UInt8]) -> Absence
@@ -25,6 +36,12 @@ public protocol LintSystem {
     /// why not, naming the path (e.g. "/etc/qemu/lab.conf is mode 0640: others cannot read it").
     func restriction(of path: [UInt8]) -> String?
     func link(named name: InterfaceName) -> LinkLookup
+    /// The VLAN filtering of the bridge `name` (any of its names), which exists.
+    func vlanFiltering(of name: InterfaceName) -> VlanFiltering
+    /// A user or group name as the helper resolves it (NSS in the CLI).
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup
+    /// The words for an errno of a failed lookup (strerror in the CLI).
+    func errorText(_ errno: Int32) -> String
 }
 
 public enum Linter {

@@ -57,12 +57,23 @@ enum StockReading: Equatable {
 
     /// A warning when stock reads `line` otherwise than bridgekeeper's `directive` (nil: a blank
     /// line or a comment); nil when both read the same.
-    static func divergence(line: ArraySlice<UInt8>, directive: Directive?) -> (column: Int, message: String)? {
+    /// `topLevel`: the line is in the top-level file, where an error makes stock refuse every
+    /// request (in an include, stock keeps the rules read before the error).
+    static func divergence(line: ArraySlice<UInt8>, directive: Directive?, topLevel: Bool = false) -> (column: Int, message: String)? {
         let stock = StockReading(line)
         let stops = "and stops reading this file there"
         switch (stock, directive) {
         case (.ignored, nil):
             return nil
+        case (.rule(let action, let argument, let column), .rule(let rule)) where action == rule.action && !rule.isStock:
+            // A qualified rule: stock takes the qualifiers for part of a bridge name with a space,
+            // which no device has. Say what that means for who gets which bridge.
+            let read = "it reads the bridge name '\(Escaping.escape(Array(argument), limit: 64))', which matches no bridge"
+            let at = divergingColumn(argument, rule.bridge.description.utf8, column, in: line)
+            if rule.action == .allow {
+                return (at, "stock qemu-bridge-helper ignores this allow (\(read)): under stock it grants nothing")
+            }
+            return (at, "stock qemu-bridge-helper ignores this deny (\(read)): \(grantsWhatWeDeny(rule))")
         case (.rule(let action, let argument, let column), .rule(let rule)) where action == rule.action:
             let ours: [UInt8]
             switch rule.bridge {
@@ -89,10 +100,29 @@ enum StockReading: Equatable {
             if case .rule(let rule)? = directive, case .named(let name) = rule.bridge {
                 at = divergingColumn(argument, name.bytes, column, in: line)
             }
-            return (at, "stock qemu-bridge-helper reads the bridge name '\(Escaping.escape(Array(argument), limit: 64))', which is too long (\(argument.count) bytes), \(stops)")
+            var consequence = ""
+            if case .rule(let rule)? = directive, !rule.isStock {
+                if topLevel {
+                    consequence = ": an error in the top-level file, so stock refuses every request"
+                } else if rule.action == .allow {
+                    consequence = ": under stock this allow grants nothing, nor do the lines after it in this file"
+                } else {
+                    consequence = ": this deny never applies under stock, \(grantsWhatWeDeny(rule))"
+                }
+            }
+            return (at, "stock qemu-bridge-helper reads the bridge name '\(Escaping.escape(Array(argument), limit: 64))', which is too long (\(argument.count) bytes), \(stops)\(consequence)")
         case (.rule(_, let argument, let column), _), (.include(let argument, let column), _):
             // Stock reads a directive where bridgekeeper reads another one or none (a comment).
             return (column, "stock qemu-bridge-helper reads a rule or include here with the argument '\(Escaping.escape(Array(argument), limit: 64))'")
+        }
+    }
+
+    /// What ignoring a qualified deny does: stock grants its bridge where another rule allows
+    /// it, to callers bridgekeeper refuses.
+    static func grantsWhatWeDeny(_ rule: Rule) -> String {
+        switch rule.bridge {
+        case .all: return "where another rule allows a bridge, stock grants what bridgekeeper denies"
+        case .named(let name): return "where another rule allows '\(name)', stock grants what bridgekeeper denies"
         }
     }
 

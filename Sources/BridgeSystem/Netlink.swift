@@ -142,6 +142,11 @@ public struct NetlinkAttributes: Sequence {
 /// A link as RTM_NEWLINK describes it (the reply to RTM_GETLINK).
 public struct LinkDescription: Equatable, Sendable {
     public var index: Int32
+    /// `ifi_flags` (IFF_UP...): not an initializer parameter, set by `parse` and by tests.
+    public var interfaceFlags: UInt32 = 0
+    /// IFF_UP: administratively up. Only CAP_NET_ADMIN can change it (SIOCSIFFLAGS,
+    /// RTM_SETLINK), so a TAP's holder cannot; the helper brings a TAP up last.
+    public var isUp: Bool { interfaceFlags & bk_iff_up != 0 }
     /// The canonical name (IFLA_IFNAME).
     public var name: [UInt8]
     /// Alternative names (IFLA_PROP_LIST / IFLA_ALT_IFNAME), up to 127 bytes each.
@@ -181,6 +186,7 @@ public struct LinkDescription: Equatable, Sendable {
     public static func parse(body: ArraySlice<UInt8>) -> LinkDescription? {
         guard body.count >= Int(bk_ifinfomsg_size), let index = NetlinkBytes.uint32(body, at: 4) else { return nil }
         var link = LinkDescription(index: Int32(bitPattern: index), name: [])
+        link.interfaceFlags = NetlinkBytes.uint32(body, at: 8) ?? 0
         for (type, payload) in NetlinkAttributes(body.dropFirst(Int(bk_ifinfomsg_size))) {
             switch type {
             case bk_ifla_ifname: link.name = cString(payload)
@@ -348,6 +354,20 @@ public final class RouteNetlink {
                                                 parse: LinkDescription.parse(body:))
             if !interrupted || attempt >= 3 { return links }
         }
+    }
+
+    /// Every link of this network namespace from one dump the kernel did not mark as interrupted,
+    /// taking it again up to `attempts` times; EAGAIN when every attempt was interrupted. For
+    /// counts that must not miss a link: kernels that walk the link table by hash bucket (before
+    /// Linux 6.7) can skip a link that existed throughout a dump when another one goes away
+    /// between two of its parts, and say so only with the interrupted flag.
+    public func consistentLinks(attempts: Int) throws(SystemError) -> [LinkDescription] {
+        for _ in 0..<max(1, attempts) {
+            let (links, interrupted) = try dump(LinkQuery.dump(sequence: nextSequence()), what: "RTM_GETLINK dump",
+                                                parse: LinkDescription.parse(body:))
+            if !interrupted { return links }
+        }
+        throw SystemError("RTM_GETLINK dump", Errno(rawValue: EAGAIN))
     }
 
     /// One dump: every RTM_NEWLINK body parsed with `parse` (a body it cannot parse fails the

@@ -11,6 +11,7 @@ import Glibc
 final class HostLintSystem: LintSystem {
     private let netlink: RouteNetlink?
     private let netlinkError: String?
+    private let names = NameService()
 
     init() {
         do throws(SystemError) {
@@ -92,6 +93,49 @@ final class HostLintSystem: LintSystem {
             return .failed(error.description)
         }
     }
+
+    /// sysfs's `bridge/vlan_filtering` of the device, after checking that /sys shows this
+    /// network namespace's device (its `ifindex` there equals rtnetlink's): /sys is the
+    /// namespace of whoever mounted it, which need not be ours. No `vlan_filtering` file on a
+    /// bridge: the kernel was built without VLAN filtering.
+    func vlanFiltering(of name: InterfaceName) -> VlanFiltering {
+        guard let netlink else { return .unknown(netlinkError ?? "no rtnetlink socket") }
+        let link: LinkDescription
+        do throws(SystemError) {
+            guard let found = try netlink.link(named: name.bytes) else { return .unknown("it no longer exists") }
+            link = found
+        } catch {
+            return .unknown(error.description)
+        }
+        let directory = "/sys/class/net/" + String(decoding: link.name, as: UTF8.self)
+        guard let index = smallFile(directory + "/ifindex"), Int32(index) == link.index else {
+            return .unknown("\(directory) is not this network namespace's device (sysfs mounted for another namespace)")
+        }
+        guard let value = smallFile(directory + "/bridge/vlan_filtering") else {
+            if errno == ENOENT { return .unsupported }
+            return .unknown("cannot read \(directory)/bridge/vlan_filtering: \(Errno.current)")
+        }
+        switch value {
+        case "1": return .on
+        case "0": return .off
+        default: return .unknown("\(directory)/bridge/vlan_filtering holds '\(value)'")
+        }
+    }
+
+    /// A sysfs attribute without its trailing newline; nil (errno set) if it cannot be read.
+    private func smallFile(_ path: String) -> String? {
+        let fd = cString(Array(path.utf8)) { open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer.prefix(count), as: UTF8.self).filter { $0 != "\n" }
+    }
+
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup { names.lookUp(name, kind: kind) }
+
+    func errorText(_ errno: Int32) -> String { Errno(rawValue: errno).description }
 
     private func cString<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
         let terminated = path.map { CChar(bitPattern: $0) } + [0]

@@ -366,3 +366,79 @@ struct DropInDirectoryTests {
         #expect(error == .includeCycle(path: bytes("/etc/qemu/d/a.conf"), at: location("/etc/qemu/d/a.conf", 1)))
     }
 }
+
+/// The loader for one device builds only the rules about it, and decides exactly as the full
+/// load does: same errors at the same lines, same limits, same decision.
+@Suite("Loading for one device")
+struct DeviceLoadTests {
+    static let device = DeviceNames(requested: InterfaceName.test("mgmt"), canonical: InterfaceName.test("brmgmt"),
+                                    alternatives: [InterfaceName.test("mgmt")])
+
+    @Test func onlyRulesAboutTheDeviceAreBuilt() throws {
+        var tree = MemoryACLTree([topLevelPath: "allow br0 user=alice\ndeny brmgmt group=interns\ninclude /etc/qemu/d/\nallow all max=2\nallow mgmt\nallow ALL\n"])
+        tree.add("/etc/qemu/d/a.conf", "allow br9\nallow brmgmt uid=5\n")
+        let full = try loadPolicy(tree).get()
+        let partial = try PolicyLoader.load(path: bytes(topLevelPath), from: tree, device: Self.device).get()
+        #expect(partial.rules.map(\.description) == ["deny brmgmt group=interns", "allow brmgmt uid=5", "allow all max=2", "allow mgmt"])
+        #expect(partial.filesRead == full.filesRead)
+        #expect(partial.skippedIncludes == full.skippedIncludes)
+        for caller in [alice, bob, CallerIdentity(uid: 5, groups: [5])] {
+            #expect(partial.decide(device: Self.device, caller: caller, resolver: siteNames())
+                    == full.decide(device: Self.device, caller: caller, resolver: siteNames()))
+        }
+    }
+
+    @Test func errorsInRulesAboutOtherBridgesStillRefuse() {
+        for text in ["allow br0 user=a,a\n", "allow br0 bogus=1\n", "deny br0 max=1\n", "allow 0123456789abcdef user=a\n",
+                     "allow br0 uid=x\n", "allow b:r\n", "allow br0 user=1\n"] {
+            let tree = MemoryACLTree([topLevelPath: "allow mgmt\n" + text])
+            guard case .failure(let full) = loadPolicy(tree),
+                  case .failure(let partial) = PolicyLoader.load(path: bytes(topLevelPath), from: tree, device: Self.device) else {
+                Issue.record("\(text) loaded")
+                continue
+            }
+            #expect(full == partial, "\(text)")
+        }
+    }
+
+    @Test func droppedRulesCountAgainstTheLimitAtTheirLine() {
+        var tree = MemoryACLTree([topLevelPath: "allow br1\n# c\nallow br2\ninclude /etc/qemu/i.conf\nallow br3\n"])
+        tree.add("/etc/qemu/i.conf", "allow mgmt\nallow br4\n")
+        for maximum in 1...6 {
+            var limits = ACLLimits()
+            limits.maximumDirectives = maximum
+            let full = loadPolicy(tree, limits: limits)
+            let partial = PolicyLoader.load(path: bytes(topLevelPath), from: tree, limits: limits, device: Self.device)
+            switch (full, partial) {
+            case (.failure(let a), .failure(let b)): #expect(a == b, "limit \(maximum)")
+            case (.success, .success): break
+            default: Issue.record("limit \(maximum): \(full) vs \(partial)")
+            }
+        }
+    }
+
+    @Test func randomPoliciesDecideAlike() throws {
+        var rng = SplitMix64(seed: 0x6272_6964_6765_0012)
+        let names = ["br0", "mgmt", "brmgmt", "all", "br1"]
+        for _ in 0..<300 {
+            let lines = (0..<Int(1 + rng.next() % 8)).map { _ in
+                (rng.next() % 3 == 0 ? "deny " : "allow ") + names[Int(rng.next() % 5)]
+                    + QualifierPropertyTests.keys[Int(rng.next() % UInt64(QualifierPropertyTests.keys.count))]
+            }
+            let tree = MemoryACLTree([topLevelPath: lines.joined(separator: "\n") + "\n"])
+            let full = try loadPolicy(tree).get()
+            let partial = try PolicyLoader.load(path: bytes(topLevelPath), from: tree, device: Self.device).get()
+            for caller in QualifierPropertyTests.callers {
+                #expect(partial.decide(device: Self.device, caller: caller, resolver: siteNames())
+                        == full.decide(device: Self.device, caller: caller, resolver: siteNames()), "\(lines)")
+            }
+        }
+    }
+}
+
+extension InterfaceName {
+    static func test(_ text: String) -> InterfaceName {
+        guard let name = try? InterfaceName(validating: Array(text.utf8)) else { preconditionFailure("bad test name \(text)") }
+        return name
+    }
+}

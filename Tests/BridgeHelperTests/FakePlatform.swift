@@ -20,6 +20,8 @@ final class FakePlatform: HelperPlatform {
     /// The caller for rules with match keys, and what the name service answers.
     var caller = CallerIdentity(uid: 1000, groups: [1000])
     var names: [String: NameLookup] = [:]
+    /// What `createAttachedTap` throws besides `failAt` (a refusal made after attaching: max=).
+    var tapFailure: HelperFailure?
 
     init(policy: Result<Policy, PolicyError>, failAt: Step? = nil) {
         self.policy = policy
@@ -67,7 +69,7 @@ final class FakePlatform: HelperPlatform {
 
     func dropPrivileges() throws(HelperFailure) { try step(.dropPrivileges, "dropPrivileges") }
 
-    func loadPolicy() -> Result<Policy, PolicyError> {
+    func loadPolicy(for device: DeviceNames) -> Result<Policy, PolicyError> {
         calls.append("loadPolicy")
         if failAt == .loadPolicy { return .failure(.topLevelUnavailable(path: Installation.aclFile)) }
         return policy
@@ -92,6 +94,7 @@ final class FakePlatform: HelperPlatform {
         let options = rule.options.rendered.map { ", " + $0 }.joined()
         try step(.createAttachedTap,
                  "createAttachedTap(\(bridge.canonicalName)#\(bridge.index), mtu: \(mtu), vnet: \(virtioNetHeader), rule: \(rule.location)\(options))")
+        if let tapFailure { throw tapFailure }
         return AttachedTap(name: InterfaceName.fake(tapName), index: 99)
     }
 

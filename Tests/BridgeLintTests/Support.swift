@@ -18,6 +18,12 @@ struct MemoryHost: ACLFileSource, LintSystem {
     /// Devices by every name: (canonical, alternatives, kind).
     var devices: [[UInt8]: LinkLookup] = [:]
     var linkFailure: String?
+    /// VLAN filtering by any name of a bridge; `.on` for bridges not listed.
+    var filtering: [[UInt8]: VlanFiltering] = [:]
+    /// The name service: known users and groups, and names whose lookup fails (errno).
+    var users: [[UInt8]: UInt32] = [:]
+    var groups: [[UInt8]: UInt32] = [:]
+    var failing: [[UInt8]: Int32] = [:]
 
     init(_ texts: KeyValuePairs<String, String> = [:]) {
         for (path, text) in texts { add(path, text) }
@@ -57,6 +63,21 @@ struct MemoryHost: ACLFileSource, LintSystem {
 
     func absence(of path: [UInt8]) -> Absence { unreadable.contains(path) ? .unreadable : .missing }
     func restriction(of path: [UInt8]) -> String? { restricted[path] }
+    mutating func user(_ name: String, _ uid: UInt32) { users[bytes(name)] = uid }
+    mutating func group(_ name: String, _ gid: UInt32) { groups[bytes(name)] = gid }
+    mutating func failLookUp(_ name: String, errno: Int32) { failing[bytes(name)] = errno }
+    mutating func filter(_ bridge: String, _ state: VlanFiltering) { filtering[bytes(bridge)] = state }
+
+    func vlanFiltering(of name: InterfaceName) -> VlanFiltering { filtering[name.bytes] ?? .on }
+
+    func lookUp(_ name: [UInt8], kind: NameKind) -> NameLookup {
+        if let errno = failing[name] { return .failed(errno: errno) }
+        let id = kind == .user ? users[name] : groups[name]
+        return id.map(NameLookup.found) ?? .notFound
+    }
+
+    func errorText(_ errno: Int32) -> String { errno == 111 ? "Connection refused" : "error \(errno)" }
+
     func link(named name: InterfaceName) -> LinkLookup {
         if let linkFailure { return .failed(linkFailure) }
         return devices[name.bytes] ?? .absent

@@ -10,11 +10,17 @@
 # vlan-20 descriptor reaches the other and not the vlan-30 one, and `bridge vlan show` lists
 # PVID 20 untagged and no default VID on each port; `vlan=` on a non-filtering bridge is refused
 # with no TAP left; two `isolated` TAPs do not see each other's frames and both reach a
-# non-isolated port. The guest is the host under test; nothing touches this machine's network.
+# non-isolated port. The same boot runs the real `bridgekeeper doctor` (the release CLI with its
+# shared libraries) for its VLAN checks (issue 11), which this machine's kernel cannot exercise:
+# `allow bra vlan=20` on bra with vlan_filtering 0 is an error, with 1 an ok; one MAC injected
+# through two helper TAPs in VLANs 20 and 30 of brd is "learnt on 2 ports"; a healthy filtering
+# bridge with a held TAP and a learnt MAC gives only ok findings for its bridge checks.
+# The guest is the host under test; nothing touches this machine's network.
 # Prints PASS/FAIL lines, `# time total: S s` and `N passed, N failed`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helper=${BK_HELPER:-$root/.build-helper/release/bridgekeeper-helper}
+cli=${BK_CLI:-$root/.build/release/bridgekeeper}
 cache=${GUEST_CACHE:-$root/.build/guest}/kernel-devices
 pass=0 fail=0
 ok() { echo "PASS kernel-devices/$1"; pass=$((pass + 1)); }
@@ -23,7 +29,8 @@ finish() { echo "# time total: $SECONDS s"; echo "$pass passed, $fail failed"; [
 if [ "$(id -u)" != 0 ]; then bad precondition "must run as root"; finish; exit 1; fi
 if [ ! -x "$helper" ]; then bad precondition "no helper at $helper (make helper)"; finish; exit 1; fi
 if readelf -d "$helper" | grep -q NEEDED; then bad precondition "$helper is not a static executable"; finish; exit 1; fi
-"$root/scripts/ensure-packages.sh" qemu-system-x86 busybox-static gcc libc6-dev kmod xz-utils iproute2 python3
+if [ ! -x "$cli" ]; then bad precondition "no CLI at $cli (make cli)"; finish; exit 1; fi
+"$root/scripts/ensure-packages.sh" qemu-system-x86 busybox-static gcc libc6-dev binutils kmod xz-utils iproute2 python3
 
 work=$(mktemp -d /tmp/bk-kdev.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -68,10 +75,15 @@ ln -s busybox "$tree/bin/sh"
 mknod -m 0600 "$tree/dev/console" c 5 1
 install -m 4755 -o root -g root "$helper" "$tree/bk/helper"
 gcc -static -O2 -o "$tree/bk/client" "$root/Tests/Guest/tools/guest-client.c"
-# iproute2's `bridge` (this machine's, with the shared libraries it needs) to read the ports back.
+# iproute2's `bridge` (this machine's, with the shared libraries it needs) to read the ports back,
+# and the release CLI for `bridgekeeper doctor` (static Swift runtime, dynamic glibc) with the
+# libraries it needs, stripped (78 MB with its symbols: a slower initramfs for nothing the guest
+# uses). The CLI goes into an archive of its own, below.
 bridge_bin=$(command -v bridge)
 cp "$bridge_bin" "$tree/bin/bridge"
-for lib in $(ldd "$bridge_bin" | grep -o '/[^ ]*'); do
+mkdir -p "$work/cli/bk"
+strip --strip-all -o "$work/cli/bk/bridgekeeper" "$cli"
+for lib in $( (ldd "$bridge_bin"; ldd "$cli") | grep -o '/[^ ]*' | sort -u); do
     mkdir -p "$tree$(dirname "$lib")"
     cp -L "$lib" "$tree$lib"
 done
@@ -125,11 +137,39 @@ echo "GUEST-TAPS u1000 brn $(ls /sys/class/net | grep -c '^tap')"
 while IFS= read -r l; do echo "GUEST-ISO $l"; done < /tmp/out
 while IFS= read -r l; do echo "GUEST-ISO-STDERR $l"; done < /tmp/err
 echo "GUEST-ISO-TAPS-AFTER $(ls /sys/class/net | grep -c '^tap')"
+# bridgekeeper doctor: bra and brd have their MAC set and a dummy uplink, so only what a test
+# injects is wrong. bra's rule gives everyone vlan=20; on brd uid 1000 gets VLAN 20, 1001 VLAN 30.
+printf '%s\n' 'allow bra vlan=20' 'allow brd uid=1000 vlan=20' 'allow brd uid=1001 vlan=30' > /etc/qemu/bridge.conf
+n=1
+for br in bra brd; do
+    brctl addbr $br && ip link set $br address 02:00:00:00:0d:0$n && ip link add up$br type dummy
+    brctl addif $br up$br && ip link set up$br up && ip link set $br up
+    n=$((n + 1))
+done
+echo 1 > /sys/class/net/brd/bridge/vlan_filtering
+/bk/bridgekeeper doctor bra >/tmp/out 2>/tmp/err
+echo "GUEST-DOCTOR-OFF-RC $?"
+while IFS= read -r l; do echo "GUEST-DOCTOR-OFF $l"; done < /tmp/out
+while IFS= read -r l; do echo "GUEST-DOCTOR-OFF-STDERR $l"; done < /tmp/err
+echo 1 > /sys/class/net/bra/bridge/vlan_filtering
+# One guest on bra; on brd two guests in different VLANs with the same MAC.
+/bk/client -s /bk/helper attach:h20:1000:bra attach:d20:1000:brd attach:d30:1001:brd \
+    inject:h20:52:54:00:0d:00:01 inject:d20:52:54:00:0d:00:02 inject:d30:52:54:00:0d:00:02 \
+    'run:/bk/bridgekeeper doctor bra brd >/tmp/doctor 2>/tmp/doctor-err; echo "doctor-rc $?"' >/tmp/out 2>/tmp/err
+while IFS= read -r l; do echo "GUEST-DOCTOR $l"; done < /tmp/out
+while IFS= read -r l; do echo "GUEST-DOCTOR-STDERR $l"; done < /tmp/err
+while IFS= read -r l; do echo "GUEST-DOCTOR-ON $l"; done < /tmp/doctor
+while IFS= read -r l; do echo "GUEST-DOCTOR-ON-STDERR $l"; done < /tmp/doctor-err
 echo "GUEST-DONE"
 poweroff -f
 INIT
 chmod 0755 "$tree/init"
 (cd "$tree" && find . -mindepth 1 | /bin/busybox cpio -o -H newc 2>/dev/null) | gzip -1 > "$work/initrd.gz"
+# The CLI (60 MB stripped, mostly ICU data) as a second, uncompressed archive: the kernel unpacks
+# concatenated archives in order, and gzip on the host and inflating it under TCG cost seconds.
+# An uncompressed archive must start 4-byte aligned (zeros before it are skipped).
+truncate -s %4 "$work/initrd.gz"
+(cd "$work/cli" && echo bk/bridgekeeper | /bin/busybox cpio -o -H newc 2>/dev/null) >> "$work/initrd.gz"
 
 console=$work/console
 timeout 180 qemu-system-x86_64 -accel tcg -m 384 -nodefaults -display none -serial stdio -no-reboot \
@@ -245,4 +285,62 @@ for label, want in (("i1", True), ("i2", True), ("n", False)):
     print(("ok" if got is want else "bad") + f" {label} ({tap}) isolated={got}, expected {want}")
 PY
 )"
+
+# bridgekeeper doctor (issue 11): the findings of each bridge checked, exactly, and every error
+# of the run (the exit status is 1 because of those errors and no other).
+# doctor_check LABEL PREFIX WANT-RC WANT-BRIDGE-LINES WANT-ERRORS
+doctor_check() {
+    local label=$1 prefix=$2 want_rc=$3 want_lines=$4 want_errors=$5 out rc err lines errors
+    out=$(sed -n "s/^GUEST-$prefix //p" "$console.txt")
+    err=$(sed -n "s/^GUEST-$prefix-STDERR //p" "$console.txt")
+    rc=$(sed -n "s/^GUEST-$prefix-RC //p" "$console.txt")
+    [ "$prefix" = DOCTOR-ON ] && rc=$(sed -n 's/^GUEST-DOCTOR doctor-rc //p' "$console.txt")
+    lines=$(grep -E '^(ok|warning|error) (bridge|uplink|stp|vlan|mac|fdb|taps): ' <<<"$out" || true)
+    errors=$(grep '^error ' <<<"$out" || true)
+    if [ "$rc" = "$want_rc" ] && [ -z "$err" ] && [ "$lines" = "$want_lines" ] && [ "$errors" = "$want_errors" ]; then
+        ok "doctor/$label"
+    else
+        bad "doctor/$label" "expected exit $want_rc, no stderr, bridge findings '$(tr '\n' '|' <<<"$want_lines")', errors '$(tr '\n' '|' <<<"$want_errors")'; got exit '$rc', stderr '$(tr '\n' '|' <<<"$err")', output '$(tr '\n' '|' <<<"$out")'"
+    fi
+}
+# healthy BRIDGE VLAN-LINE FDB-LINE TAPS: the findings of a bridge set up like bra and brd (MAC
+# set, a dummy uplink, no STP), with the given vlan and fdb lines.
+healthy() {
+    printf '%s\n' "ok bridge: $1 is a Linux bridge and up" "ok uplink: $1's uplink: up$1" \
+        "ok stp: $1 runs no STP: a new TAP forwards at once" "$2" "ok mac: $1's MAC is set explicitly" "$3" \
+        "ok taps: $1 has no leftover TAP ($4)"
+}
+VLAN_OFF="error vlan: bra has vlan_filtering 0, but /etc/qemu/bridge.conf:1 gives vlan=20: the VLAN is stored and not enforced, so guests see every VLAN; fix: ip link set bra type bridge vlan_filtering 1"
+doctor_check vlan-filtering-0-with-vlan-rule DOCTOR-OFF 1 \
+    "$(healthy bra "$VLAN_OFF" "ok fdb: bra's forwarding database: 0 learnt addresses, none on two ports" "0 TAPs")" "$VLAN_OFF"
+
+# The session: three TAPs attached, three frames injected, nothing on stderr.
+session=$(sed -n 's/^GUEST-DOCTOR \(attach\|inject\) //p' "$console.txt")
+session_err=$(sed -n 's/^GUEST-DOCTOR-STDERR //p' "$console.txt")
+if [ "$(grep -c ' result=attached helper_exit=0 helper_stdout_bytes=0 tap=tap' <<<"$session")" = 3 ] &&
+    [ "$(grep -c '^[a-z0-9]* 52:54:00:0d:00:0[12] ok$' <<<"$session")" = 3 ] && [ -z "$session_err" ]; then
+    ok doctor/three-taps-attached-three-frames-injected
+else
+    bad doctor/three-taps-attached-three-frames-injected "expected 3 attached and 3 injected, no stderr; got '$(tr '\n' '|' <<<"$session")', stderr '$(tr '\n' '|' <<<"$session_err")'"
+fi
+tap_of() { sed -n "s/^GUEST-DOCTOR attach $1 .* tap=\(tap[0-9]*\)$/\1/p" "$console.txt"; }
+d20=$(tap_of d20)
+d30=$(tap_of d30)
+# One run checks bra (vlan_filtering now 1, one held TAP, one learnt MAC: the healthy filtering
+# bridge) and brd (the same MAC learnt on the VLAN-20 and the VLAN-30 TAP). The forwarding
+# database dump decides the order of the two ports; either order names the same two.
+FDB_ERROR="error fdb: 52:54:00:0d:00:02 is learnt on 2 ports of brd (%s): two guests share one MAC and knock each other off; fix: give each guest its own MAC (-device virtio-net-pci,netdev=ID,mac=52:54:00:XX:XX:XX)"
+BRA_ON=$(healthy bra "ok vlan: bra filters VLANs, as vlan=20 (/etc/qemu/bridge.conf:1) needs" \
+    "ok fdb: bra's forwarding database: 1 learnt address, none on two ports" "1 TAP")
+order="$d30, $d20"
+grep -qF "($d20, $d30)" <<<"$(sed -n 's/^GUEST-DOCTOR-ON //p' "$console.txt")" && order="$d20, $d30"
+# shellcheck disable=SC2059 # FDB_ERROR is the format
+fdb_error=$(printf "$FDB_ERROR" "$order")
+if [ -z "$d20" ] || [ -z "$d30" ]; then
+    bad doctor/one-mac-on-two-ports-and-healthy-filtering-bridge "no TAP names for d20 and d30 (see the session check)"
+else
+    doctor_check one-mac-on-two-ports-and-healthy-filtering-bridge DOCTOR-ON 1 \
+        "$BRA_ON"$'\n'"$(healthy brd "ok vlan: brd filters VLANs, as vlan=20 (/etc/qemu/bridge.conf:2) needs" "$fdb_error" "2 TAPs")" \
+        "$fdb_error"
+fi
 finish

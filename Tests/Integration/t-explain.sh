@@ -59,9 +59,12 @@ Reads the ACL the way the helper reads it when USER runs it: as root, in a
 child process with USER's uid, primary group and supplementary groups (from the
 name service) after the helper's own privilege drop; without root, only for
 yourself. Prints the decision with the deciding rule or the helper's reason for
-refusing, and every file of the walk: read, missing, unreadable (not readable
-by USER, skipped as the helper skips it) or refused (unsafe owner or mode and
-the like, which makes the helper refuse).
+refusing (a user= or group= name that does not resolve refuses when the
+decision depends on it); for an allow, the options that would apply: vlan=N
+untagged, port isolated, at most N TAPs with the number the user has on the
+bridge now (TAPs with the user's mark). Then every file of the walk: read,
+missing, unreadable (not readable by USER, skipped as the helper skips it) or
+refused (unsafe owner or mode and the like, which makes the helper refuse).
 
 Exit status: 0 allowed, 1 refused, 2 for an invalid command line or an unknown
 user, 3 if the ACL could not be evaluated (another user without root).
@@ -87,8 +90,9 @@ OVERVIEW: Show which users may put guests on which bridges.
 Decides every user against every bridge exactly as explain does (as root; users
 whose credentials make no difference to any file or directory of the ACL share
 one evaluation) and prints a table with a row per user and a column per bridge:
-allow, or - where the helper refuses. --json and --csv list every decision with
-its rule and reason.
+allow, allow(OPTIONS) for an allow with options (vlanN, iso for isolated, maxN;
+a legend follows the table), or - where the helper refuses. --json and --csv
+list every decision with its rule, reason and options.
 
 Users: --users, or every account the name service enumerates. Bridges:
 --bridges, or every bridge named in a rule and every Linux bridge in this
@@ -105,7 +109,8 @@ OPTIONS:
                           rules and the bridges here).
   --acl <acl>             The ACL file to read. (default: /etc/qemu/bridge.conf)
   --json                  Print one JSON document instead of a table.
-  --csv                   Print CSV (user,uid,bridge,allowed,rule,reason)
+  --csv                   Print CSV
+                          (user,uid,bridge,allowed,rule,reason,vlan,isolated,max)
                           instead of a table.
   --version               Show the version.
   -h, --help              Show help information.
@@ -160,7 +165,7 @@ EOF
 golden explain/text/no-rule 1 "$G/carol-br1" "" -- explain --user carol br1
 
 cat >"$G/bob-br1.json" <<'EOF'
-{"user": "bob", "uid": 2002, "bridge": "br1", "allowed": true, "rule": "/etc/qemu/lab.conf:1", "reason": "allowed by /etc/qemu/lab.conf:1 'allow br1'", "files": [
+{"user": "bob", "uid": 2002, "bridge": "br1", "allowed": true, "rule": "/etc/qemu/lab.conf:1", "reason": "allowed by /etc/qemu/lab.conf:1 'allow br1'", "options": {"vlan": null, "isolated": false, "max": null, "taps": null}, "unresolved": null, "files": [
   {"path": "/etc/qemu/bridge.conf", "status": "read", "detail": ""},
   {"path": "/etc/qemu/lab.conf", "status": "read", "detail": ""},
   {"path": "/etc/qemu/gone.conf", "status": "missing", "detail": "does not exist; skipped"},
@@ -170,7 +175,7 @@ EOF
 golden explain/json/allowed 0 "$G/bob-br1.json" "" -- explain --json --user bob br1
 
 cat >"$G/alice-br0.json" <<'EOF'
-{"user": "alice", "uid": 2001, "bridge": "br0", "allowed": false, "rule": "/etc/qemu/lab.conf:2", "reason": "access denied by acl file: /etc/qemu/lab.conf:2: 'deny br0' refuses bridge 'br0'", "files": [
+{"user": "alice", "uid": 2001, "bridge": "br0", "allowed": false, "rule": "/etc/qemu/lab.conf:2", "reason": "access denied by acl file: /etc/qemu/lab.conf:2: 'deny br0' refuses bridge 'br0'", "options": null, "unresolved": null, "files": [
   {"path": "/etc/qemu/bridge.conf", "status": "read", "detail": ""},
   {"path": "/etc/qemu/lab.conf", "status": "read", "detail": ""},
   {"path": "/etc/qemu/gone.conf", "status": "missing", "detail": "does not exist; skipped"},
@@ -188,7 +193,7 @@ EOF
 golden explain/text/syntax-error 1 "$G/broken" "" -- explain --acl /etc/qemu/broken.conf --user carol br0
 
 cat >"$G/broken.json" <<'EOF'
-{"user": "carol", "uid": 2003, "bridge": "br0", "allowed": false, "rule": null, "reason": "access denied by acl file: /etc/qemu/broken.conf:2: unexpected 'br1' after the bridge name (one bridge per rule)", "files": [
+{"user": "carol", "uid": 2003, "bridge": "br0", "allowed": false, "rule": null, "reason": "access denied by acl file: /etc/qemu/broken.conf:2: unexpected 'br1' after the bridge name (one bridge per rule)", "options": null, "unresolved": null, "files": [
   {"path": "/etc/qemu/broken.conf", "status": "read", "detail": ""}
 ]}
 EOF
@@ -223,25 +228,25 @@ golden matrix/text/defaults 0 "$G/matrix" "" -- matrix
 
 cat >"$G/matrix.json" <<'EOF'
 {"acl": "/etc/qemu/bridge.conf", "decisions": [
-  {"user": "alice", "uid": 2001, "bridge": "br0", "allowed": false, "rule": "/etc/qemu/lab.conf:2", "reason": "access denied by acl file: /etc/qemu/lab.conf:2: 'deny br0' refuses bridge 'br0'"},
-  {"user": "alice", "uid": 2001, "bridge": "br1", "allowed": true, "rule": "/etc/qemu/lab.conf:1", "reason": "allowed by /etc/qemu/lab.conf:1 'allow br1'"},
-  {"user": "carol", "uid": 2003, "bridge": "br0", "allowed": true, "rule": "/etc/qemu/bridge.conf:1", "reason": "allowed by /etc/qemu/bridge.conf:1 'allow br0'"},
-  {"user": "carol", "uid": 2003, "bridge": "br1", "allowed": false, "rule": null, "reason": "access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'br1'; an administrator can add 'allow br1'"}
+  {"user": "alice", "uid": 2001, "bridge": "br0", "allowed": false, "rule": "/etc/qemu/lab.conf:2", "reason": "access denied by acl file: /etc/qemu/lab.conf:2: 'deny br0' refuses bridge 'br0'", "vlan": null, "isolated": false, "max": null},
+  {"user": "alice", "uid": 2001, "bridge": "br1", "allowed": true, "rule": "/etc/qemu/lab.conf:1", "reason": "allowed by /etc/qemu/lab.conf:1 'allow br1'", "vlan": null, "isolated": false, "max": null},
+  {"user": "carol", "uid": 2003, "bridge": "br0", "allowed": true, "rule": "/etc/qemu/bridge.conf:1", "reason": "allowed by /etc/qemu/bridge.conf:1 'allow br0'", "vlan": null, "isolated": false, "max": null},
+  {"user": "carol", "uid": 2003, "bridge": "br1", "allowed": false, "rule": null, "reason": "access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'br1'; an administrator can add 'allow br1'", "vlan": null, "isolated": false, "max": null}
 ]}
 EOF
 golden matrix/json/chosen 0 "$G/matrix.json" "" -- matrix --json --users alice,carol --bridges br0,br1
 
 cat >"$G/matrix.csv" <<'EOF'
-user,uid,bridge,allowed,rule,reason
-bob,2002,br0,false,/etc/qemu/lab.conf:2,access denied by acl file: /etc/qemu/lab.conf:2: 'deny br0' refuses bridge 'br0'
-bob,2002,lab9,false,,access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'lab9'; an administrator can add 'allow lab9'
+user,uid,bridge,allowed,rule,reason,vlan,isolated,max
+bob,2002,br0,false,/etc/qemu/lab.conf:2,access denied by acl file: /etc/qemu/lab.conf:2: 'deny br0' refuses bridge 'br0',,false,
+bob,2002,lab9,false,,access denied by acl file: no rule in /etc/qemu/bridge.conf or its includes allows bridge 'lab9'; an administrator can add 'allow lab9',,false,
 EOF
 golden matrix/csv/chosen 0 "$G/matrix.csv" "" -- matrix --csv --users bob --bridges br0,lab9
 
 # A reason with commas is quoted (RFC 4180).
 cat >"$G/matrix-typo.csv" <<'EOF'
-user,uid,bridge,allowed,rule,reason
-bob,2002,br0,false,,"access denied by acl file: /etc/qemu/typo.conf:1: unknown keyword 'alow' (expected allow, deny, include or a # comment)"
+user,uid,bridge,allowed,rule,reason,vlan,isolated,max
+bob,2002,br0,false,,"access denied by acl file: /etc/qemu/typo.conf:1: unknown keyword 'alow' (expected allow, deny, include or a # comment)",,false,
 EOF
 golden matrix/csv/quoted 0 "$G/matrix-typo.csv" "" -- matrix --csv --acl /etc/qemu/typo.conf --users bob --bridges br0
 

@@ -289,10 +289,14 @@ line: N files read, N errors, N warnings.
 Errors are what makes bridgekeeper-helper refuse every request, in its words:
 syntax, include cycles, relative includes, unsafe owner or mode of a file or
 directory, symbolic links, file types, sizes, nesting depth, volume limits.
-Warnings: a deny in a file that some users cannot read (it denies them
-nothing), an allow that a deny always overrides, a missing include, a bridge
-that does not exist in this network namespace, and lines the stock
-qemu-bridge-helper reads differently.
+Errors too: a user= or group= name the name service does not know (the helper
+refuses every request whose decision depends on it), and vlan= on a bridge
+without VLAN filtering (the helper refuses what the rule grants). Warnings: a
+deny in a file that some users cannot read (it denies them nothing), an allow
+that a deny always overrides, a missing include, a bridge that does not exist
+in this network namespace, a name lookup that failed, and lines the stock
+qemu-bridge-helper reads differently (a qualified rule is a bridge name with
+spaces there: a qualified deny refuses nothing under stock).
 
 Run it as root to read every file; as another user, the files it cannot read
 are warnings and the result is incomplete. A relative FILE is taken from the

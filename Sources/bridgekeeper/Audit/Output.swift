@@ -1,4 +1,5 @@
 import BridgeACL
+import BridgeSystem
 import Glibc
 
 /// Small renderers for the audit commands' JSON and CSV. The JSON is written by hand so that
@@ -8,6 +9,25 @@ enum JSON {
     static func string(_ value: String) -> String { Escaping.json(value) }
 
     static func optional(_ value: String?) -> String { value.map(string) ?? "null" }
+
+    static func number(_ value: (some BinaryInteger)?) -> String { value.map { String($0) } ?? "null" }
+
+    /// `{"vlan": 20, "isolated": true, "max": 4, "taps": 2}`; absent options are null (false
+    /// for isolated); `taps` is the count of the user's TAPs on the bridge, null when not counted.
+    static func options(_ options: RuleOptions, taps: String) -> String {
+        "{\"vlan\": \(number(options.vlan)), \"isolated\": \(options.isolated), \"max\": \(number(options.maxTaps)), \"taps\": \(taps)}"
+    }
+
+    /// `{"kind": "group", "name": "lab", "lookup": "not found", "error": null}`; for a failed
+    /// lookup `"lookup": "failed"` and the error's words.
+    static func unresolved(_ name: UnresolvedName) -> String {
+        var lookup = "not found", error = "null"
+        if case .failed(let errno) = name.lookup {
+            lookup = "failed"
+            error = string(Errno(rawValue: errno).description)
+        }
+        return "{\"kind\": \(string(name.kind.word)), \"name\": \(string(Escaping.escape(name.name))), \"lookup\": \(string(lookup)), \"error\": \(error)}"
+    }
 }
 
 enum CSV {

@@ -13,12 +13,17 @@ struct Verdict: Equatable {
     /// For an allow, "allowed by FILE:LINE 'allow br0'"; for a refusal, the helper's own stderr
     /// line (`HelperFailure.message`), word for word.
     let reason: String
+    /// The name that did not resolve, when that is why the helper refuses.
+    var unresolved: UnresolvedName? = nil
+
+    /// What the granting rule adds to the attachment (nil for a refusal).
+    var options: RuleOptions? { allowed ? rule?.options : nil }
 }
 
 /// What the helper decides after reading the policy, in the order `Helper.run` does it
 /// (Sources/BridgeHelper/Helper.swift): a policy error refuses; the device is resolved by any of
 /// its names; the policy decides on all of them; an allowed request still needs the device to
-/// exist and to be a Linux bridge. Everything the helper does after that (creating the TAP) can
+/// exist and to be a Linux bridge, and for `vlan=` a bridge that filters VLANs. Everything the helper does after that (creating the TAP) can
 /// fail only for reasons outside the policy. Refusals are `HelperFailure` values rendered by the
 /// helper's own `message`, so the wording cannot drift.
 enum HelperDecision {
@@ -43,7 +48,9 @@ enum HelperDecision {
         let decided = loaded.decide(device: names, caller: caller, resolver: resolver)
         switch decided.decision {
         case .unresolved(let unresolved):
-            return refused(.denied(decided), rule: unresolved.rule, acl: acl)
+            var verdict = refused(.denied(decided), rule: unresolved.rule, acl: acl)
+            verdict.unresolved = unresolved
+            return verdict
         case .denied(let rule):
             return refused(.denied(decided), rule: rule, acl: acl)
         case .notAllowed:
@@ -54,6 +61,10 @@ enum HelperDecision {
                 if case .other(let driver) = found.kind { return refused(.notABridge(requested, driver: driver), rule: rule) }
                 return refused(.notABridge(requested, driver: []), rule: rule)
             }
+            // As the helper: a VLAN a non-filtering bridge would store and not enforce refuses.
+            if let vlan = rule.options.vlan, !found.vlanFiltering {
+                return refused(.vlanFilteringOff(bridge: found.canonicalName, vlan: vlan), rule: rule)
+            }
             let note = ACLMessages.nameNote(decided).map { " (\($0))" } ?? ""
             return Verdict(allowed: true, rule: rule, reason: "allowed by \(rule.location) '\(rule)'\(note)")
         }
@@ -61,7 +72,7 @@ enum HelperDecision {
 
     static func refused(_ failure: HelperFailure, rule: Rule? = nil, acl: [UInt8] = Installation.aclFile) -> Verdict {
         if case .denied(let decided) = failure, acl != Installation.aclFile,
-           let message = ACLMessages.refusal(decided, topLevel: acl) {
+           let message = ACLMessages.refusal(decided, topLevel: acl, errorText: { Errno(rawValue: $0).description }) {
             return Verdict(allowed: false, rule: rule, reason: message)
         }
         return Verdict(allowed: false, rule: rule, reason: failure.message)

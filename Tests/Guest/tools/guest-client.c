@@ -16,6 +16,10 @@
  *     send:NAME               drains every descriptor, writes one broadcast frame (EtherType
  *                             0x88b5, a token in the payload) into NAME's, then for 1.5 s reads
  *                             the others and prints "frame NAME->OTHER seen|unseen" for each
+ *     inject:NAME:MAC         writes one broadcast frame with source MAC (aa:bb:cc:dd:ee:ff) into
+ *                             NAME's descriptor and waits for nothing: the bridge learns MAC on
+ *                             NAME's TAP in its VLAN (tun hands the frame to the bridge within the
+ *                             write); prints "inject NAME MAC ok|failed"
  * Descriptors close (and the TAPs disappear) when the session ends. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -151,6 +155,16 @@ static void send_frame(struct held *taps, int count, int i, unsigned serial) {
     fflush(stdout);
 }
 
+/* One broadcast frame with source MAC `mac` into `fd`, for the bridge to learn that MAC there. */
+static int inject_frame(int fd, const unsigned char mac[6]) {
+    unsigned char frame[64];
+    memset(frame, 0, sizeof frame);
+    memset(frame, 0xff, 6);
+    memcpy(frame + 6, mac, 6);
+    frame[12] = 0x88; frame[13] = 0xb5;
+    return write(fd, frame, sizeof frame) == (ssize_t)sizeof frame ? 0 : -1;
+}
+
 static int session(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: guest-client -s HELPER STEP...\n"); return 2; }
     char *helper = argv[2];
@@ -187,6 +201,20 @@ static int session(int argc, char **argv) {
             for (int k = 0; k < count; k++) if (strcmp(taps[k].label, step + 5) == 0) i = k;
             if (i < 0) printf("frame %s not-attached\n", step + 5);
             else send_frame(taps, count, i, ++serial);
+        } else if (strncmp(step, "inject:", 7) == 0) {
+            char label[32];
+            unsigned char mac[6];
+            char end;
+            if (sscanf(step + 7, "%31[^:]:%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%c", label, &mac[0], &mac[1], &mac[2],
+                       &mac[3], &mac[4], &mac[5], &end) != 7) {
+                fprintf(stderr, "guest-client: bad step '%s'\n", step);
+                return 2;
+            }
+            int i = -1;
+            for (int k = 0; k < count; k++) if (strcmp(taps[k].label, label) == 0) i = k;
+            printf("inject %s %s %s\n", label, strchr(step + 7, ':') + 1,
+                   i >= 0 && inject_frame(taps[i].fd, mac) == 0 ? "ok" : "failed");
+            fflush(stdout);
         } else {
             fprintf(stderr, "guest-client: bad step '%s'\n", step);
             return 2;
