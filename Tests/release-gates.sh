@@ -120,6 +120,18 @@ check "no shared Swift runtime, Foundation or ICU" not bash -c "ldd '$helper' 2>
 check "no test-hook marker in the release binary" not grep -q bridgekeeper-test-hooks-build "$helper"
 check "the test build does carry the marker (the gate can fail)" grep -q bridgekeeper-test-hooks-build "$hooks"
 check "the pre-init hook that empties the environment before the Swift runtime is linked in" bash -c "readelf -S '$helper' | grep -q preinit_array"
+# The start-up the helper does not do (CHelperEntry replaces two runtime members): the helper's
+# own system calls from execve to exit, run with no arguments (usage, exit 1), hold no open of
+# /proc/self/maps (the runtime's argv grabber) and no look-up of swift-backtrace (its backtracer
+# probe). The CLI runs on the unmodified runtime and shows both, so the gate can fail.
+startup_probes() {
+    local trace
+    trace=$(strace -f -e trace=openat,open,newfstatat,stat,readlink "$1" 2>&1 >/dev/null) || true
+    grep -E '/proc/self/maps|swift-backtrace|libexec/swift' <<<"$trace"
+}
+check "no /proc/self/maps read and no swift-backtrace probe at start-up (strace)" not startup_probes "$helper"
+sees_both_probes() { startup_probes "$1" | grep -q /proc/self/maps && startup_probes "$1" | grep -q swift-backtrace; }
+check "the probe check sees both in the CLI (unmodified runtime: the gate can fail)" sees_both_probes "$root/.build/release/bridgekeeper"
 check "no ArgumentParser symbols in the helper" not bash -c "nm '$helper' 2>/dev/null | grep -q ArgumentParser"
 check "no Foundation symbols in the helper" not bash -c "nm '$helper' 2>/dev/null | grep -q '10Foundation'"
 

@@ -15,6 +15,11 @@
 # because the stock helper opens it after dropping privileges. The host's network, /etc/qemu and
 # /dev/net/tun are never touched.
 #
+# The floor: Tests/Bench/bench-floor.c, built here with gcc as a static PIE (like our default
+# build) and installed setuid root next to the two helpers, does only the kernel calls of the
+# round trip (open /dev/net/tun, TUNSETIFF, TUNSETOWNER, attach, up, SCM_RIGHTS); it is the third
+# subject of the interleaved series, so ours/stock and ours/floor come from the same run.
+#
 # Steps: (1) as root, bridgekeeper-bench --baseline times the bare kernel work in-process
 # (TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) for the "bare kernel work" row; (2) as nobody
 # (uid 65534, no groups), bridgekeeper-bench times both helpers: interleaved sequential series
@@ -45,6 +50,7 @@ BRIDGE=br0
 [ -x "$BENCH_SRC" ] || bk_die "$BENCH_SRC is missing: run 'make build' first"
 [ -x "$STOCK_SRC" ] || bk_die "$STOCK_SRC is missing: apt-get install qemu-system-x86 (or 'make deps-test')"
 command -v setpriv >/dev/null || bk_die "setpriv is missing (util-linux)"
+command -v gcc >/dev/null || bk_die "gcc is missing (make deps-test): it builds the floor, Tests/Bench/bench-floor.c"
 
 bk_enter_sandbox "$@"
 
@@ -53,6 +59,9 @@ bk_bridge "$BRIDGE"
 printf 'allow %s\n' "$BRIDGE" | bk_acl /etc/qemu/bridge.conf
 ours=$(bk_install "$OURS_SRC" bridgekeeper-helper setuid)
 stock=$(bk_install "$STOCK_SRC" qemu-bridge-helper setuid)
+gcc -O2 -Wall -Werror -static-pie -o "$BK_SCRATCH/bench-floor" "$REPO/Tests/Bench/bench-floor.c" ||
+    bk_die "cannot build the floor (Tests/Bench/bench-floor.c) with gcc -static-pie"
+floor=$(bk_install "$BK_SCRATCH/bench-floor" bench-floor setuid)
 bench=$BK_SCRATCH/bin/bridgekeeper-bench
 install -o root -g root -m 0755 "$BENCH_SRC" "$bench"
 baseline=$BK_SCRATCH/baseline.txt
@@ -63,7 +72,12 @@ INCLUDE_GID0=200000
 INCLUDE_USER=$((INCLUDES / 2))
 INCLUDE_BRIDGE=$(printf 'br-u%05d' "$INCLUDE_USER")
 
-linkage() { if ldd "$1" >/dev/null 2>&1; then echo "dynamic, $(ldd "$1" | grep -c '=>') shared libraries"; else echo "static"; fi; }
+# A static PIE is ELF type DYN too, and ldd says "statically linked" for it (exit 0 or 1 by version).
+linkage() {
+    local libs
+    libs=$(ldd "$1" 2>/dev/null | grep -c '=>' || true)
+    if [ "${libs:-0}" -gt 0 ]; then echo "dynamic, $libs shared libraries"; else echo "static"; fi
+}
 echo "bench.sh: commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (+ local changes)'), $(swift --version 2>/dev/null | head -1 || echo 'swift ?')"
 echo "bench.sh: ours $(linkage "$ours"); stock $(linkage "$stock") ($(dpkg-query -W -f='qemu-system-x86 ${Version}' qemu-system-x86 2>/dev/null || echo 'version ?'))"
 echo "bench.sh: sandbox: private netns + mount ns, /dev/net/tun 0666 (private node), /etc/qemu/bridge.conf 'allow $BRIDGE'"
@@ -77,7 +91,7 @@ chmod 0644 "$baseline"
 echo "# round trips, as nobody" >&2
 status=0
 bk_as_nobody "$bench" --ours "$ours" --stock "$stock" --bridge "$BRIDGE" \
-    --baseline-samples "$baseline" --floor /bin/true "$@" || status=$?
+    --baseline-samples "$baseline" --floor /bin/true --kernel-floor "$floor" "$@" || status=$?
 [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; status=1; }
 
 if [ "$INCLUDES" -gt 0 ]; then

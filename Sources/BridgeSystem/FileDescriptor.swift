@@ -3,7 +3,9 @@ import Glibc
 
 /// An owned descriptor: closed exactly once, when the owner is done with it.
 /// Non-copyable, so ownership (and who closes what) is visible in every signature.
-public struct FileDescriptor: ~Copyable {
+// @frozen: a no-op in this non-resilient package; Embedded Swift needs it for `discard self`
+// in `release()` (scripts/embedded-helper.sh).
+@frozen public struct FileDescriptor: ~Copyable {
     public let rawValue: Int32
 
     public init(owning rawValue: Int32) { self.rawValue = rawValue }

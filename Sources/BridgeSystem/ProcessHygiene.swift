@@ -9,20 +9,39 @@ public enum ProcessHygiene {
     /// error return (EPIPE, EFBIG) that we handle, never a silent death mid-way. Crash signals at their default also keep the Swift runtime's backtracer from looking for a
     /// helper program relative to argv[0] or the cwd.
     public static func resetSignals() {
-        let signals = (1...bk_sigrtmax()).filter { $0 != SIGKILL && $0 != SIGSTOP }
-        // Setting SIG_IGN discards a signal that is pending (the caller may exec us with signals
-        // blocked and pending, or an interval timer armed), so unblocking cannot deliver it.
-        for signal in signals { _ = bk_set_signal_disposition(signal, 1) }
+        let last = bk_sigrtmax()
+        // Setting SIG_IGN discards a pending signal, so unblocking below cannot deliver one the
+        // caller left pending across execve. Only a blocked signal can be pending here: execve
+        // keeps the mask and the pending set but no handler, and a pending signal that is not
+        // blocked is acted on (default action or discarded) on the way back to user space,
+        // before the first instruction of this process. So the SIG_IGN pass covers exactly
+        // the blocked signals (usually none: QEMU blocks nothing), one rt_sigprocmask read
+        // instead of 62 rt_sigaction calls. A signal that arrives after the read is either not
+        // blocked (delivered at once, as it would be during a full pass) or blocked (and then
+        // in the mask that was read). If the read fails every signal counts as blocked.
+        let blocked = bk_blocked_signals()
+        var signal: Int32 = 1
+        while signal <= last {
+            if signal != SIGKILL && signal != SIGSTOP && (blocked >> UInt64(signal - 1)) & 1 == 1 {
+                _ = bk_set_signal_disposition(signal, 1)
+            }
+            signal += 1
+        }
         // Interval timers survive execve: disarm all three (SIGALRM, SIGVTALRM, SIGPROF).
         var noTimer = itimerval()
-        for timer in [ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF] {
-            _ = setitimer(__itimer_which_t(timer.rawValue), &noTimer, nil)
-        }
+        _ = setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &noTimer, nil)
+        _ = setitimer(__itimer_which_t(ITIMER_VIRTUAL.rawValue), &noTimer, nil)
+        _ = setitimer(__itimer_which_t(ITIMER_PROF.rawValue), &noTimer, nil)
         var empty = sigset_t()
         sigemptyset(&empty)
         _ = sigprocmask(SIG_SETMASK, &empty, nil)
-        for signal in signals where signal != SIGPIPE && signal != SIGXFSZ {
-            _ = bk_set_signal_disposition(signal, 0)
+        // A plain loop, no array of signal numbers: this runs before anything else, every call.
+        signal = 1
+        while signal <= last {
+            if signal != SIGKILL && signal != SIGSTOP {
+                _ = bk_set_signal_disposition(signal, signal == SIGPIPE || signal == SIGXFSZ ? 1 : 0)
+            }
+            signal += 1
         }
     }
 

@@ -230,6 +230,19 @@ int bk_set_signal_disposition(int signal, int ignore) {
 
 int bk_sigrtmax(void) { return SIGRTMAX; }
 
+unsigned long long bk_blocked_signals(void) {
+    unsigned long mask = 0;
+    // A NULL new set only reads the mask (how is ignored); the raw call sees signals 32 and 33 too.
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, sizeof mask) != 0) return ~0ULL;
+    return mask;
+}
+
+int bk_clear_ambient_capabilities(void) {
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0UL, 0UL, 0UL) == 0) return 0;
+    // EINVAL: a kernel without ambient capabilities (before 4.3) has none to clear.
+    return errno == EINVAL ? 0 : -1;
+}
+
 #ifdef BRIDGEKEEPER_TEST_HOOKS
 /// Marks a test build, so the release gate can prove the shipped binary has no pause points.
 __attribute__((used)) const char bk_test_build_marker[] = "bridgekeeper-test-hooks-build";

@@ -6,13 +6,16 @@ import Glibc
 struct Measurements {
     let ours: Subject
     let stock: Subject
+    /// The kernel-call floor (`--kernel-floor`, Tests/Bench/bench-floor.c): the same round trip
+    /// with only its kernel calls, timed in the same interleaved series as the two helpers.
+    let kernelFloor: Subject?
     /// `bridgekeeper-helper --version`: start-up, parse and one line of output, no kernel work.
     let version: Probe
     let floors: [Int]
     let floorSamples: [UInt64]
     let teardowns: [Double]
     let machine: MachineWatch
-    var subjects: [Subject] { [ours, stock] }
+    var subjects: [Subject] { [ours, stock] + (kernelFloor.map { [$0] } ?? []) }
 }
 
 func runComparison(_ options: Options) -> Int32 {
@@ -21,7 +24,11 @@ func runComparison(_ options: Options) -> Int32 {
     raiseDescriptorLimit()
     let ours = Subject(label: "bridgekeeper", path: oursPath, bridge: options.bridge, refusedBridge: options.refusedBridge)
     let stock = Subject(label: "stock", path: stockPath, bridge: options.bridge, refusedBridge: options.refusedBridge)
-    let subjects = [ours, stock]
+    let kernelFloor = options.kernelFloor.map {
+        Subject(label: "floor", path: $0, bridge: options.bridge, refusedBridge: options.refusedBridge)
+    }
+    // The floor joins every interleaved series except the parallel phase (ours against stock).
+    let subjects = [ours, stock] + (kernelFloor.map { [$0] } ?? [])
     let version = Probe(label: "bridgekeeper --version", short: "bridgekeeper --version", expectedExit: 0,
                         command: PreparedHelperCommand(helper: oursPath, arguments: ["--version"]))
 
@@ -29,6 +36,7 @@ func runComparison(_ options: Options) -> Int32 {
     say("  host: \(hostDescription())")
     say("  ours:  \(describeBinary(oursPath))")
     say("  stock: \(describeBinary(stockPath))")
+    if let kernelFloor { say("  floor: \(describeBinary(kernelFloor.path)) (kernel calls only: no ACL, no drop, no checks)") }
     say("  sequential: \(options.rounds) series x \(options.calls) calls per helper, interleaved call by call (A B B A ...), TAPs held until the series ends, pause \(fixed(options.pause, 1)) s after teardown")
     let machine = MachineWatch()
     say("  parallel: \(options.parallelTaps) TAPs on \(options.bridge), \(options.jobs) concurrent round trips, \(options.parallelRounds) run(s) per helper")
@@ -56,7 +64,7 @@ func runComparison(_ options: Options) -> Int32 {
     var teardowns: [Double] = []
     let floorCommand = options.floor.map { PreparedHelperCommand(helper: $0, arguments: ["--use-vnet", "--fd={fd}", "--br=\(options.bridge)"]) }
     for round in 0..<options.rounds {
-        let order = round % 2 == 0 ? [ours, stock] : [stock, ours]
+        let order = round % 2 == 0 ? subjects : subjects.reversed()
         let series = sequentialSeries(order, floor: floorCommand, calls: options.calls, bridge: options.bridge, pause: options.pause, record: true)
         teardowns.append(series.teardown)
         floorSamples += series.floor
@@ -72,7 +80,8 @@ func runComparison(_ options: Options) -> Int32 {
     // Start-up: invocations that stop after parsing the command line, so what is left is exec,
     // the loader (if any), runtime start-up, the helpers' entry hardening and one line of output.
     if options.startupCalls > 0 {
-        probeSeries([(ours, ours.startup), (stock, stock.startup), (ours, version)], calls: options.startupCalls, what: "start-up")
+        let floorProbe = kernelFloor.map { [($0, $0.startup)] } ?? []
+        probeSeries([(ours, ours.startup), (stock, stock.startup), (ours, version)] + floorProbe, calls: options.startupCalls, what: "start-up")
         sleepSeconds(options.pause)
     }
 
@@ -82,6 +91,6 @@ func runComparison(_ options: Options) -> Int32 {
         for subject in order { parallelRun(subject, taps: options.parallelTaps, jobs: options.jobs, bridge: options.bridge, pause: options.pause) }
     }
 
-    return report(Measurements(ours: ours, stock: stock, version: version, floors: floors, floorSamples: floorSamples,
+    return report(Measurements(ours: ours, stock: stock, kernelFloor: kernelFloor, version: version, floors: floors, floorSamples: floorSamples,
                                teardowns: teardowns, machine: machine), options: options)
 }

@@ -29,6 +29,10 @@ let usage = """
       --rss-runs N             fork+exec runs per helper for the peak RSS (default 20)
       --warmup N               untimed round trips per helper first (default 5)
       --floor PROGRAM          also time spawning PROGRAM (no descriptor), e.g. /bin/true
+      --kernel-floor HELPER    a third subject in the sequential series and the start-up
+                               probes: a helper doing only the kernel calls of the round trip
+                               (scripts/bench.sh builds Tests/Bench/bench-floor.c); the report
+                               adds ours/floor and stock/floor (target ours/floor <= 1.20)
       --refused-calls N        round trips per helper that the ACL refuses (no TAP: the
                                helper's own cost without the kernel work; default 200, 0 = skip)
       --refused-bridge NAME    a bridge name the ACL does not allow (default brdenied0)
@@ -60,6 +64,7 @@ struct Options {
     var rssRuns = 20
     var warmup = 5
     var floor: String?
+    var kernelFloor: String?
     var refusedCalls = 200
     var refusedBridge = "brdenied0"
     var baselineSamples: String?
@@ -101,6 +106,7 @@ struct Options {
             case "--rss-runs": options.rssRuns = number(value(), minimum: 0)
             case "--warmup": options.warmup = number(value(), minimum: 0)
             case "--floor": options.floor = value()
+            case "--kernel-floor": options.kernelFloor = value()
             case "--refused-calls": options.refusedCalls = number(value(), minimum: 0)
             case "--refused-bridge": options.refusedBridge = value()
             case "--baseline-samples": options.baselineSamples = value()

@@ -16,14 +16,18 @@ func report(_ m: Measurements, options: Options) -> Int32 {
     let oursStats = Stats(ours.sequential), stockStats = Stats(stock.sequential)
     row("bridgekeeper-helper (setuid)", oursStats)
     row("qemu-bridge-helper (stock, setuid)", stockStats)
+    let floorStats = m.kernelFloor.flatMap { Stats($0.sequential) }
+    if let floor = m.kernelFloor { row("floor: kernel calls only (setuid)", Stats(floor.sequential)) }
     if !baseline.isEmpty { row("bare kernel work (root, in-process)", Stats(baseline)) }
     if !m.floorSamples.isEmpty { row("spawn floor: \(options.floor ?? "") (no fd)", Stats(m.floorSamples)) }
-    for probes in [[ours.refused, stock.refused], [ours.startup, stock.startup, m.version]]
+    let floorStartup = m.kernelFloor.map { [$0.startup] } ?? []
+    for probes in [[ours.refused, stock.refused], [ours.startup, stock.startup, m.version] + floorStartup]
     where probes.contains(where: { !$0.wall.isEmpty }) {
         for probe in probes { row(probe.label, Stats(probe.wall)) }
     }
     say("  per-series p50, ms: bridgekeeper " + ours.seriesMedians.map { ms($0) }.joined(separator: " ")
-        + "; stock " + stock.seriesMedians.map { ms($0) }.joined(separator: " "))
+        + "; stock " + stock.seriesMedians.map { ms($0) }.joined(separator: " ")
+        + (m.kernelFloor.map { "; floor " + $0.seriesMedians.map { ms($0) }.joined(separator: " ") } ?? ""))
     say("  teardown per series (\(2 * options.calls) TAPs: close + kernel removal), s: " + m.teardowns.map { fixed($0, 2) }.joined(separator: " "))
     say("")
     say("CPU time of the helper (user+sys from wait4), ms      p50      p90     mean   minor faults p50")
@@ -34,7 +38,8 @@ func report(_ m: Measurements, options: Options) -> Int32 {
     }
     cpuRow("bridgekeeper-helper", ours.cpu, ours.faults)
     cpuRow("qemu-bridge-helper (stock)", stock.cpu, stock.faults)
-    for probe in [ours.refused, stock.refused, ours.startup, stock.startup, m.version] where !probe.cpu.isEmpty {
+    if let floor = m.kernelFloor { cpuRow("floor: kernel calls only", floor.cpu, floor.faults) }
+    for probe in [ours.refused, stock.refused, ours.startup, stock.startup, m.version] + floorStartup where !probe.cpu.isEmpty {
         cpuRow(probe.label, probe.cpu, [])
     }
     if !baselineCPU.isEmpty { cpuRow("bare kernel work (thread CPU time)", baselineCPU, []) }
@@ -79,6 +84,15 @@ func report(_ m: Measurements, options: Options) -> Int32 {
     let p50Ratio = o.p50 / s.p50
     say("ratios ours/stock: p50 \(fixed(p50Ratio, 2))   p99 \(fixed(o.p99 / s.p99, 2))   mean \(fixed(o.mean / s.mean, 2))"
         + (parallelRatio.map { "   parallel total \(fixed($0, 2))" } ?? ""))
+    if let f = floorStats, let floor = m.kernelFloor {
+        // The floor runs in the same interleaved series, so these ratios share the machine's load.
+        let cpu = Stats(ours.cpu).flatMap { oc in Stats(floor.cpu).map { oc.p50 / $0.p50 } } ?? .nan
+        say("ratios to the floor (kernel calls only): ours/floor p50 \(fixed(o.p50 / f.p50, 2))   p99 \(fixed(o.p99 / f.p99, 2))   CPU time p50 \(fixed(cpu, 2))"
+            + "   stock/floor p50 \(fixed(s.p50 / f.p50, 2))")
+        if let ou = Stats(ours.startup.wall), let fu = Stats(floor.startup.wall) {
+            say("start-up ratio ours/floor (no arguments): p50 \(fixed(ou.p50 / fu.p50, 2))")
+        }
+    }
     if let b = Stats(baseline) {
         say("bare kernel work / stock p50: \(fixed(b.p50 / s.p50, 2))   (ours spends \(ms(o.p50 - b.p50)) ms above it, stock \(ms(s.p50 - b.p50)) ms)")
     }
@@ -96,6 +110,7 @@ func report(_ m: Measurements, options: Options) -> Int32 {
     }
     say(m.machine.summary())
     say("p50 ratio ours/stock = \(fixed(p50Ratio, 2)) (target <= 0.60, must be <= 1.00)")
+    if let f = floorStats { say("p50 ratio ours/floor = \(fixed(o.p50 / f.p50, 2)) (target <= 1.20; informational, the exit status does not depend on it)") }
     if p50Ratio <= 0.60 {
         say("verdict: target met")
     } else if p50Ratio <= 1.00 {

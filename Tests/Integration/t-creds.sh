@@ -105,6 +105,12 @@ paused_run setuid-nobody-groups "$HK_SETUID" 0600 65534 "100 1000" $ZERO "${NOBO
 paused_run setuid-nobody "$HK_SETUID" 0600 65534 "" $ZERO "${NOBODY[@]}"
 paused_run caps-nobody-groups "$HK_CAPS" 0666 65534 "100 1000" "$MY_BND" "${NOBODY_GROUPS[@]}"
 paused_run setuid-root "$HK_SETUID" 0600 0 "$MY_GROUPS" $ZERO "${AS_ROOT[@]}"
+# A root caller can pass an ambient capability through execve (running a setuid-root file as
+# uid 0 is no set-id exec, so the kernel keeps the ambient set). The helper clears it (one
+# PR_CAP_AMBIENT_CLEAR_ALL) and empties the inheritable set, which the kernel's invariant
+# (ambient within permitted and inheritable) also enforces; CapAmb must read 0 at both pauses.
+paused_run setuid-root-with-ambient-net_admin "$HK_SETUID" 0600 0 "$MY_GROUPS" $ZERO \
+    setpriv --inh-caps=+net_admin --ambient-caps=+net_admin --
 
 # SIGKILL while paused (after the drop, and with the TAP made and attached but not yet sent):
 # the kernel removes the non-persistent TAP with its last descriptor; the client sees a helper

@@ -100,6 +100,14 @@ unsigned int bk_minor(dev_t dev);
 int bk_set_signal_disposition(int signal, int ignore);
 /// SIGRTMAX is a function-like macro.
 int bk_sigrtmax(void);
+/// The blocked-signal mask as the kernel holds it (bit n-1 = signal n), through the raw
+/// rt_sigprocmask call, which unlike glibc's does not hide signals 32 and 33. All ones if the
+/// call fails, so that a caller treats every signal as possibly pending.
+unsigned long long bk_blocked_signals(void);
+/// PR_CAP_AMBIENT_CLEAR_ALL in one call (libcap's cap_reset_ambient first reads every capability
+/// with PR_CAP_AMBIENT_IS_SET, 42 calls, and clears nothing when none is set). 0 on success,
+/// also on a kernel without ambient capabilities; -1 with errno otherwise.
+int bk_clear_ambient_capabilities(void);
 
 /// A compile-time switch for the test build only: a pause point where an outside observer can
 /// read /proc/PID/status. Release builds are made without BRIDGEKEEPER_TEST_HOOKS and this
