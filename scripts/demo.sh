@@ -61,5 +61,24 @@ bk_as_nobody "$cli" try --helper "$helper" --br br0 || echo "    (exit status $?
 echo "--- bridgekeeper lint says the same before anyone asks:"
 "$cli" lint | sed 's/^/    /' || echo "    (exit status $?)"
 
+say "Policy beyond the stock ACL: only nobody may use brlab, with at most one TAP, on an isolated port"
+bk_bridge brlab
+bk_acl <<'ACL'
+deny brmgmt
+allow brlab user=nobody max=1 isolated   # only nobody; at most 1 TAP; an isolated port
+ACL
+echo "--- /etc/qemu/bridge.conf:"
+sed 's/^/    /' /etc/qemu/bridge.conf
+coproc LAB { bk_as_nobody "$cli" try --helper "$helper" --br brlab --hold-until-eof; }
+read -r line <&"${LAB[0]}"
+lab=$(echo "$line" | sed -n 's/.*tap=\([^ ]*\).*/\1/p')
+echo "--- the first TAP: $lab, $(bridge -d link show dev "$lab" | grep -o 'isolated o[nf]*')"
+echo "--- a second request while it is held is over the quota:"
+bk_as_nobody "$cli" try --helper "$helper" --br brlab || echo "    (exit status $?)"
+exec {LAB[1]}>&-
+wait "$LAB_PID"
+echo "--- bridgekeeper explain shows the options the rule grants:"
+"$cli" explain --user nobody brlab | sed 's/^/    /' || true
+
 say "TAPs left in the namespace: $(bk_taps | wc -l). The namespace is now deleted; the host was not touched."
 
