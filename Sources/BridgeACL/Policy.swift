@@ -218,6 +218,9 @@ private struct LoadState {
     }
 
     mutating func expand(_ bytes: UnsafeBufferPointer<UInt8>, path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
+        // A local copy: passing the stored property from a mutating method would retain and
+        // release the closure for every line.
+        let keeping = self.keeping
         var kept: [Kept] = []
         var keepingAll = true
         var syntaxError: SyntaxError?
