@@ -90,22 +90,17 @@ public struct LinkRequest: Equatable, Sendable {
 
 /// Reading host-order integers out of received bytes, bounds-checked.
 enum NetlinkBytes {
-    static func uint16(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt16? {
-        let start = bytes.startIndex + offset
-        guard offset >= 0, start + 2 <= bytes.endIndex else { return nil }
-        var value: UInt16 = 0
-        withUnsafeMutableBytes(of: &value) { raw in
-            for i in 0..<2 { raw[i] = bytes[start + i] }
-        }
-        return value
-    }
+    static func uint16(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt16? { integer(bytes, at: offset) }
 
-    static func uint32(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt32? {
+    static func uint32(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt32? { integer(bytes, at: offset) }
+
+    static func integer<Value: FixedWidthInteger>(_ bytes: ArraySlice<UInt8>, at offset: Int) -> Value? {
+        let size = MemoryLayout<Value>.size
         let start = bytes.startIndex + offset
-        guard offset >= 0, start + 4 <= bytes.endIndex else { return nil }
-        var value: UInt32 = 0
+        guard offset >= 0, start + size <= bytes.endIndex else { return nil }
+        var value = Value.zero
         withUnsafeMutableBytes(of: &value) { raw in
-            for i in 0..<4 { raw[i] = bytes[start + i] }
+            for i in 0..<size { raw[i] = bytes[start + i] }
         }
         return value
     }

@@ -410,3 +410,21 @@ it_copy_loader() {
         cp -L "$lib" "$2$lib"
     done
 }
+
+# golden NAME STATUS EXPECTED-STDOUT-FILE EXPECTED-STDERR -- ARGS...: exact stdout, stderr and
+# exit status of the CLI ($CLI) run as root with an empty environment and COLUMNS=80
+# (t-explain, t-cli-policy; t-cli has its own form with a width).
+golden() {
+    local name=$1 status=$2 expected=$3 stderr=$4
+    shift 5
+    it_begin
+    it_run env -i COLUMNS=80 "$CLI" "$@"
+    it_expect_finished
+    it_expect "exit status" "$status" "$IT_RC"
+    it_expect stderr "$stderr" "$IT_ERR"
+    printf '%s' "$IT_OUT" >"$BK_SCRATCH/got.txt"
+    if ! cmp -s "$expected" "$BK_SCRATCH/got.txt"; then
+        it_problem "expected stdout as in the golden text, got a difference: $(it_show "$(diff "$expected" "$BK_SCRATCH/got.txt" | head -n 12)")"
+    fi
+    it_end "$IT_NAME/$name"
+}

@@ -48,22 +48,6 @@ done
 IT_TAPS_EXPECTED=$(bk_taps | sort | paste -sd ' ')
 it_precondition three-taps test "$(wc -w <<<"$IT_TAPS_EXPECTED")" = 3 || it_abort
 
-# golden NAME STATUS EXPECTED-STDOUT-FILE EXPECTED-STDERR -- ARGS...: exact stdout, stderr and
-# exit status of the CLI run as root with an empty environment and COLUMNS=80.
-golden() {
-    local name=$1 status=$2 expected=$3 stderr=$4
-    shift 5
-    it_begin
-    it_run env -i COLUMNS=80 "$CLI" "$@"
-    it_expect_finished
-    it_expect "exit status" "$status" "$IT_RC"
-    it_expect stderr "$stderr" "$IT_ERR"
-    printf '%s' "$IT_OUT" >"$BK_SCRATCH/got.txt"
-    if ! cmp -s "$expected" "$BK_SCRATCH/got.txt"; then
-        it_problem "expected stdout as in the golden text, got a difference: $(it_show "$(diff "$expected" "$BK_SCRATCH/got.txt" | head -n 12)")"
-    fi
-    it_end "$IT_NAME/$name"
-}
 G=$BK_SCRATCH/golden
 mkdir "$G"
 
