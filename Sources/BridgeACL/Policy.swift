@@ -138,6 +138,7 @@ public enum PolicyLoader {
         var state = LoadState(source: source, limits: limits)
         if let device {
             let names = device.all
+            state.filter = Grammar.DeviceFilter(names: names.map(\.bytes))
             state.keeping = { token in
                 if Grammar.token(token, is: "all") { return true }
                 for name in names where name.bytes.count == token.count {
@@ -182,6 +183,9 @@ private struct LoadState {
     var rules: [Rule] = []
     /// Which rules to build, by their bridge token (nil: all of them).
     var keeping: ((Slice<UnsafeBufferPointer<UInt8>>) -> Bool)?
+    /// The same choice for `Grammar.quickScan`, which settles most lines about other bridges
+    /// before the full parser (nil: no device, every rule is built).
+    var filter: Grammar.DeviceFilter?
     /// The line numbers of rules checked but not built, in file order; `Kept.dropped` ranges
     /// index into it, so they are counted against the limits at their place in the expansion.
     var droppedLines: [Int] = []
@@ -221,6 +225,7 @@ private struct LoadState {
         // A local copy: passing the stored property from a mutating method would retain and
         // release the closure for every line.
         let keeping = self.keeping
+        let filter = self.filter
         var kept: [Kept] = []
         var keepingAll = true
         var syntaxError: SyntaxError?
@@ -233,7 +238,25 @@ private struct LoadState {
                 runStart = nil
             }
         }
+        func dropped(_ number: Int) {
+            guard keepingAll else { return }
+            if runStart == nil {
+                runStart = droppedLines.count
+                kept.append(.dropped(droppedLines.count..<droppedLines.count))
+                buffered += 1
+            }
+            droppedLines.append(number)
+        }
         Self.forEachLine(bytes) { line, number in
+            if let filter {
+                switch Grammar.quickScan(line, device: filter) {
+                case .nothing: return true
+                case .droppedRule:
+                    dropped(number)
+                    return true
+                case .slow: break
+                }
+            }
             switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
             case .failure(let error):
                 syntaxError = error
@@ -241,13 +264,7 @@ private struct LoadState {
             case .nothing:
                 return true
             case .droppedRule:
-                guard keepingAll else { return true }
-                if runStart == nil {
-                    runStart = droppedLines.count
-                    kept.append(.dropped(droppedLines.count..<droppedLines.count))
-                    buffered += 1
-                }
-                droppedLines.append(number)
+                dropped(number)
                 return true
             case .directive(let directive):
                 guard keepingAll else { return true }
@@ -284,6 +301,15 @@ private struct LoadState {
         } else {
             Self.forEachLine(bytes) { line, number in
                 // The first pass accepted every line.
+                if let filter {
+                    switch Grammar.quickScan(line, device: filter) {
+                    case .nothing: return true
+                    case .droppedRule:
+                        failure = countDropped(CollectionOfOne(number), path: path)
+                        return failure == nil
+                    case .slow: break
+                    }
+                }
                 switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
                 case .directive(let directive): failure = handle(directive, depth: depth)
                 case .droppedRule: failure = countDropped([number], path: path)
@@ -331,14 +357,38 @@ private struct LoadState {
     /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines
     /// of `split(separator: 0x0A, omittingEmptySubsequences: false)`, until `body` returns false.
     static func forEachLine(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Slice<UnsafeBufferPointer<UInt8>>, Int) -> Bool) {
+        guard let base = bytes.baseAddress else {
+            _ = body(bytes[...], 1)
+            return
+        }
         var start = bytes.startIndex
         var number = 0
         while true {
-            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.endIndex
+            let end = Self.newline(in: base, from: start, to: bytes.endIndex)
             number += 1
             if !body(bytes[start..<end], number) || end == bytes.endIndex { return }
             start = end + 1
         }
+    }
+
+    /// The index of the first `\n` in `base[from..<to]`, or `to`: eight bytes per step (the
+    /// newline search touches every byte of a 10,000-rule policy; BridgeACL has no libc for
+    /// `memchr`).
+    static func newline(in base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
+        let raw = UnsafeRawPointer(base)
+        var index = from
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let newlines: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+        while to - index >= 8 {
+            // A zero byte in word ^ newlines is a newline; the classic test finds whether any
+            // byte is zero, then the bytes of this word are looked at one by one.
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ newlines
+            if (word &- ones) & ~word & highs != 0 { break }
+            index += 8
+        }
+        while index < to && base[index] != 0x0A { index += 1 }
+        return index
     }
 
     mutating func include(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
