@@ -37,8 +37,8 @@ extension Grammar {
         return quickScan(base + line.startIndex, count: line.count, device: device)
     }
 
-    /// The scan itself, over `count` bytes at `bytes` (the line without its `\n`). Written as
-    /// plain loops over a pointer: this runs for every line of a 10,000-rule policy.
+    /// The scan itself, over `count` bytes at `bytes` (the line without its `\n`): each byte
+    /// is looked at once, through `classes`; this runs for every line of a 10,000-rule policy.
     static func quickScan(_ bytes: UnsafePointer<UInt8>, count: Int, device: DeviceFilter) -> QuickScan {
         var end = count
         // CRLF: the full parser trims the `\r` off the last token (or drops it alone).
@@ -50,25 +50,25 @@ extension Grammar {
         if bytes[scan.index] == UInt8(ascii: "#") { return noNul(bytes, from: scan.index, to: count) ? .nothing : .slow }
         guard let keyword = scan.token() else { return .slow }
         let isAllow: Bool
-        switch keyword.count {
-        case 5 where bytes[keyword.lowerBound] == UInt8(ascii: "a") && scan.matches(keyword, "allow"): isAllow = true
-        case 4 where bytes[keyword.lowerBound] == UInt8(ascii: "d") && scan.matches(keyword, "deny"): isAllow = false
+        switch keyword.range.count {
+        case 5 where scan.matches(keyword.range.lowerBound, "allow"): isAllow = true
+        case 4 where scan.matches(keyword.range.lowerBound, "deny"): isAllow = false
         default: return .slow
         }
 
         scan.skipBlanks()
-        guard scan.index < end, bytes[scan.index] != UInt8(ascii: "#"), let name = scan.token(),
-              name.count <= InterfaceName.maximumLength else { return .slow }
+        guard scan.index < end, bytes[scan.index] != UInt8(ascii: "#"), let name = scan.token() else { return .slow }
         // An interface name the kernel accepts, with no byte the full parser explains.
-        var position = name.lowerBound
-        while position < name.upperBound {
-            if bytes[position] == UInt8(ascii: "/") || bytes[position] == UInt8(ascii: ":") { return .slow }
-            position += 1
+        let nameLength = name.range.count
+        guard nameLength <= InterfaceName.maximumLength, name.classes & Self.notInInterfaceName == 0 else { return .slow }
+        if nameLength <= 3 {
+            let first = name.range.lowerBound
+            if (nameLength == 1 && bytes[first] == 0x2E) || (nameLength == 2 && scan.matches(first, "..")) ||
+                (nameLength == 3 && scan.matches(first, "all")) { return .slow }
         }
-        if name.count <= 3 && (scan.matches(name, ".") || scan.matches(name, "..") || scan.matches(name, "all")) { return .slow }
-        for deviceName in device.names where deviceName.count == name.count {
+        for deviceName in device.names where deviceName.count == nameLength {
             let same = deviceName.withUnsafeBufferPointer { known in
-                memcmpEqual(bytes + name.lowerBound, known, name.count)
+                memcmpEqual(bytes + name.range.lowerBound, known, nameLength)
             }
             if same { return .slow }
         }
@@ -78,52 +78,72 @@ extension Grammar {
             scan.skipBlanks()
             if scan.index == end { return .droppedRule }
             if bytes[scan.index] == UInt8(ascii: "#") { return noNul(bytes, from: scan.index, to: count) ? .droppedRule : .slow }
-            guard let qualifier = scan.token() else { return .slow }
-            var equalsSign = qualifier.lowerBound
-            while equalsSign < qualifier.upperBound && bytes[equalsSign] != UInt8(ascii: "=") { equalsSign += 1 }
-            let key = qualifier.lowerBound..<equalsSign
+            // The key, by its first bytes; then the value is scanned.
+            let start = scan.index
             let bit: UInt8
-            if equalsSign == qualifier.upperBound {
-                // Only `isolated` stands alone, on an allow.
-                guard isAllow, scan.matches(key, "isolated") else { return .slow }
+            if scan.hasPrefix("user=") || scan.hasPrefix("group=") {
+                bit = bytes[start] == UInt8(ascii: "u") ? 1 : 4
+                scan.index += bit == 1 ? 5 : 6
+                // One name, no list: 1...256 bytes, no `:`, `=` or `,`, not all digits.
+                guard let value = scan.token(), !value.range.isEmpty, value.range.count <= maximumNameLength,
+                      value.classes & Self.notInName == 0, value.classes & Self.nonDigit != 0 else { return .slow }
+            } else if scan.hasPrefix("uid=") || scan.hasPrefix("gid=") {
+                bit = bytes[start] == UInt8(ascii: "u") ? 2 : 8
+                scan.index += 4
+                guard let number = scan.decimal(), number <= 4_294_967_294 else { return .slow }
+            } else if scan.hasPrefix("max=") {
+                scan.index += 4
+                guard isAllow, let number = scan.decimal(),
+                      number >= UInt64(RuleOptions.maxTapsRange.lowerBound),
+                      number <= UInt64(RuleOptions.maxTapsRange.upperBound) else { return .slow }
+                bit = 16
+            } else if scan.hasPrefix("vlan=") {
+                scan.index += 5
+                guard isAllow, let number = scan.decimal(),
+                      number >= UInt64(RuleOptions.vlanRange.lowerBound),
+                      number <= UInt64(RuleOptions.vlanRange.upperBound) else { return .slow }
+                bit = 32
+            } else if scan.hasPrefix("isolated") {
+                scan.index += 8
+                // Only `isolated` itself, on an allow (`isolated=1`, `isolatedx`: the parser's).
+                guard isAllow, scan.index == end || bytes[scan.index] == 0x20 || bytes[scan.index] == 0x09 else { return .slow }
                 bit = 64
             } else {
-                let value = (equalsSign + 1)..<qualifier.upperBound
-                switch key.count {
-                case 4 where scan.matches(key, "user"), 5 where scan.matches(key, "group"):
-                    guard isSimpleName(bytes, value) else { return .slow }
-                    bit = key.count == 4 ? 1 : 4
-                case 3 where scan.matches(key, "uid") || scan.matches(key, "gid"):
-                    guard let number = simpleDecimal(bytes, value), number <= 4_294_967_294 else { return .slow }
-                    bit = bytes[key.lowerBound] == UInt8(ascii: "u") ? 2 : 8
-                case 3 where scan.matches(key, "max"):
-                    guard isAllow, let number = simpleDecimal(bytes, value),
-                          number >= UInt64(RuleOptions.maxTapsRange.lowerBound),
-                          number <= UInt64(RuleOptions.maxTapsRange.upperBound) else { return .slow }
-                    bit = 16
-                case 4 where scan.matches(key, "vlan"):
-                    guard isAllow, let number = simpleDecimal(bytes, value),
-                          number >= UInt64(RuleOptions.vlanRange.lowerBound),
-                          number <= UInt64(RuleOptions.vlanRange.upperBound) else { return .slow }
-                    bit = 32
-                default:
-                    return .slow
-                }
+                return .slow
             }
             if seen & bit != 0 { return .slow }
             seen |= bit
         }
     }
 
+    // What `classes` says about a byte (one bit each).
+    private static var blank: UInt8 { 1 }
+    /// Not printable ASCII and not a blank: NUL, controls, DEL, non-ASCII.
+    private static var unusual: UInt8 { 2 }
+    /// `/` and `:`, which no interface name holds.
+    private static var notInInterfaceName: UInt8 { 4 }
+    /// `:`, `=` and `,`: not in a single user or group name.
+    private static var notInName: UInt8 { 8 }
+    private static var nonDigit: UInt8 { 16 }
+
+    /// The class of each byte value, as `0x40 + bits` so the table is a plain string literal
+    /// (no start-up cost, read-only data).
+    @inline(__always)
+    private static var classes: StaticString {
+        "RRRRRRRRRQRRRRRRRRRRRRRRRRRRRRRRQPPPPPPPPPPPXPPT@@@@@@@@@@\\PPXPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR"
+    }
+
     /// A cursor over one line's bytes.
     private struct Scanner {
         let bytes: UnsafePointer<UInt8>
         let end: Int
+        let table: UnsafePointer<UInt8>
         var index = 0
 
         init(bytes: UnsafePointer<UInt8>, end: Int) {
             self.bytes = bytes
             self.end = end
+            table = Grammar.classes.utf8Start
         }
 
         @inline(__always)
@@ -131,25 +151,50 @@ extension Grammar {
             while index < end && (bytes[index] == 0x20 || bytes[index] == 0x09) { index += 1 }
         }
 
-        /// One token of printable ASCII (0x21...0x7E) up to a space, tab or the end; nil on any
-        /// other byte (NUL, controls, DEL, non-ASCII: the full parser's errors and `isspace()`
-        /// trimming live there).
+        /// One token up to a blank or the end, with the union of its bytes' classes; nil on an
+        /// unusual byte (the full parser's errors and `isspace()` trimming live there).
         @inline(__always)
-        mutating func token() -> Range<Int>? {
+        mutating func token() -> (range: Range<Int>, classes: UInt8)? {
             let start = index
+            var classes: UInt8 = 0
             while index < end {
-                let byte = bytes[index]
-                if byte == 0x20 || byte == 0x09 { break }
-                if byte &- 0x21 > 0x7E - 0x21 { return nil }
+                let byteClass = table[Int(bytes[index])] &- 0x40
+                if byteClass & (Grammar.blank | Grammar.unusual) != 0 {
+                    if byteClass & Grammar.unusual != 0 { return nil }
+                    break
+                }
+                classes |= byteClass
                 index += 1
             }
-            return start..<index
+            return (start..<index, classes)
         }
 
-        /// Byte equality of a token with a keyword.
+        /// A plain decimal number up to a blank or the end (no sign, no leading zero but `0`,
+        /// at most 10 digits), as `Grammar.decimal` reads it; nil for anything else.
         @inline(__always)
-        func matches(_ range: Range<Int>, _ word: StaticString) -> Bool {
-            range.count == word.utf8CodeUnitCount && memcmpEqual(bytes + range.lowerBound, UnsafeBufferPointer(start: word.utf8Start, count: range.count), range.count)
+        mutating func decimal() -> UInt64? {
+            let start = index
+            var value: UInt64 = 0
+            while index < end && bytes[index] != 0x20 && bytes[index] != 0x09 {
+                let digit = bytes[index] &- 0x30
+                guard digit <= 9, index - start < 10 else { return nil }
+                value = value &* 10 &+ UInt64(digit)
+                index += 1
+            }
+            if index == start || (index - start > 1 && bytes[start] == 0x30) { return nil }
+            return value
+        }
+
+        /// Whether the bytes from `index` start with `word`.
+        @inline(__always)
+        func hasPrefix(_ word: StaticString) -> Bool {
+            end - index >= word.utf8CodeUnitCount && matches(index, word)
+        }
+
+        /// Byte equality of `word.count` bytes at `start` with `word` (the caller checked room).
+        @inline(__always)
+        func matches(_ start: Int, _ word: StaticString) -> Bool {
+            memcmpEqual(bytes + start, UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount), word.utf8CodeUnitCount)
         }
     }
 
@@ -171,36 +216,5 @@ extension Grammar {
             index += 1
         }
         return true
-    }
-
-    /// One user or group name, no list: 1...256 bytes (already printable ASCII), no `:`, `=` or
-    /// `,`, and not all digits (a number must be written as uid=/gid=).
-    private static func isSimpleName(_ bytes: UnsafePointer<UInt8>, _ range: Range<Int>) -> Bool {
-        guard !range.isEmpty, range.count <= maximumNameLength else { return false }
-        var digitsOnly = true
-        var position = range.lowerBound
-        while position < range.upperBound {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: ":") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: ",") { return false }
-            if byte &- 0x30 > 9 { digitsOnly = false }
-            position += 1
-        }
-        return !digitsOnly
-    }
-
-    /// One plain decimal number as `decimal` reads it (no sign, no leading zero but `0`, at most
-    /// 10 digits), no list.
-    private static func simpleDecimal(_ bytes: UnsafePointer<UInt8>, _ range: Range<Int>) -> UInt64? {
-        guard !range.isEmpty, range.count <= 10 else { return nil }
-        if range.count > 1 && bytes[range.lowerBound] == 0x30 { return nil }
-        var value: UInt64 = 0
-        var position = range.lowerBound
-        while position < range.upperBound {
-            let digit = bytes[position] &- 0x30
-            guard digit <= 9 else { return nil }
-            value = value &* 10 &+ UInt64(digit)
-            position += 1
-        }
-        return value
     }
 }
