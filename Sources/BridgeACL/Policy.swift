@@ -212,8 +212,11 @@ private struct LoadState {
     /// A directive kept from a file's first pass, or a run of rules that were checked but not
     /// built (`droppedLines[range]`).
     enum Kept {
-        case directive(Directive)
+        /// Boxed: a rule is large, and the other cases (most of a 10,000-line file) are not.
+        indirect case directive(Directive)
         case dropped(Range<Int>)
+        /// An include line the quick scan read: its path's bytes in the file's buffer.
+        case include(Range<Int>, line: Int)
     }
 
     mutating func expand(_ bytes: [UInt8], path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
@@ -247,12 +250,28 @@ private struct LoadState {
             }
             droppedLines.append(number)
         }
+        func keep(_ item: Kept) {
+            guard keepingAll else { return }
+            closeRun()
+            if buffered < Self.bufferedDirectiveLimit {
+                kept.append(item)
+                buffered += 1
+            } else {
+                keepingAll = false
+                buffered -= kept.count
+                kept = []
+                droppedLines.removeSubrange(droppedStart...)
+            }
+        }
         Self.forEachLine(bytes) { line, number in
             if let filter {
                 switch Grammar.quickScan(line, device: filter) {
                 case .nothing: return true
                 case .droppedRule:
                     dropped(number)
+                    return true
+                case .include(let range):
+                    keep(.include((line.startIndex + range.lowerBound)..<(line.startIndex + range.upperBound), line: number))
                     return true
                 case .slow: break
                 }
@@ -267,17 +286,7 @@ private struct LoadState {
                 dropped(number)
                 return true
             case .directive(let directive):
-                guard keepingAll else { return true }
-                closeRun()
-                if buffered < Self.bufferedDirectiveLimit {
-                    kept.append(.directive(directive))
-                    buffered += 1
-                } else {
-                    keepingAll = false
-                    buffered -= kept.count
-                    kept = []
-                    droppedLines.removeSubrange(droppedStart...)
-                }
+                keep(.directive(directive))
                 return true
             }
         }
@@ -295,6 +304,8 @@ private struct LoadState {
                 switch item {
                 case .directive(let directive): failure = handle(directive, depth: depth)
                 case .dropped(let range): failure = countDropped(droppedLines[range], path: path)
+                case .include(let range, let line):
+                    failure = handleInclude(Array(bytes[range]), at: SourceLocation(path: path, line: line), depth: depth)
                 }
                 if failure != nil { break }
             }
@@ -306,6 +317,10 @@ private struct LoadState {
                     case .nothing: return true
                     case .droppedRule:
                         failure = countDropped(CollectionOfOne(number), path: path)
+                        return failure == nil
+                    case .include(let range):
+                        failure = handleInclude(Array(line[(line.startIndex + range.lowerBound)..<(line.startIndex + range.upperBound)]),
+                                                at: SourceLocation(path: path, line: number), depth: depth)
                         return failure == nil
                     case .slow: break
                     }
@@ -347,11 +362,18 @@ private struct LoadState {
             rules.append(rule)
             return nil
         case .include(let includePath, let location):
-            if directivesRead > limits.maximumDirectives {
-                return .tooManyDirectives(at: location, limit: limits.maximumDirectives)
-            }
-            return include(includePath, at: location, depth: depth + 1)
+            directivesRead -= 1
+            return handleInclude(includePath, at: location, depth: depth)
         }
+    }
+
+    /// One include line of a file being expanded, counted against `maximumDirectives`.
+    mutating func handleInclude(_ includePath: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
+        directivesRead += 1
+        if directivesRead > limits.maximumDirectives {
+            return .tooManyDirectives(at: location, limit: limits.maximumDirectives)
+        }
+        return include(includePath, at: location, depth: depth + 1)
     }
 
     /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines

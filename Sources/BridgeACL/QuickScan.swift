@@ -16,6 +16,8 @@ extension Grammar {
         case nothing
         /// A valid rule about a bridge other than the device (and not `all`).
         case droppedRule
+        /// A valid include line; the range is its path's bytes in the line.
+        case include(Range<Int>)
         /// Anything else: the full parser decides.
         case slow
     }
@@ -53,6 +55,15 @@ extension Grammar {
         switch keyword.range.count {
         case 5 where scan.matches(keyword.range.lowerBound, "allow"): isAllow = true
         case 4 where scan.matches(keyword.range.lowerBound, "deny"): isAllow = false
+        case 7 where scan.matches(keyword.range.lowerBound, "include"):
+            // One absolute path other than `/` itself, then nothing or a comment.
+            scan.skipBlanks()
+            guard scan.index < end, bytes[scan.index] == UInt8(ascii: "/"), let path = scan.token(),
+                  path.range.count > 1 else { return .slow }
+            scan.skipBlanks()
+            if scan.index == end { return .include(path.range) }
+            if bytes[scan.index] == UInt8(ascii: "#") { return noNul(bytes, from: scan.index, to: count) ? .include(path.range) : .slow }
+            return .slow
         default: return .slow
         }
 

@@ -36,8 +36,6 @@ public final class SafeFileReader: ACLFileSource {
     /// includes from one directory (the per-user pattern) go straight to the leaf.
     private var lastDirectory: VerifiedDirectory?
     private var lastDirectoryPath: ArraySlice<UInt8> = []
-    /// Reused for each component's NUL-terminated name (no allocation per include).
-    private var cName: [CChar] = []
 
     public init() {
         // A quarter of the soft descriptor limit, so a caller who kept it low (and a copy that
@@ -268,6 +266,23 @@ public final class SafeFileReader: ACLFileSource {
     }
 
     private func openLeaf(_ name: ArraySlice<UInt8>, in directory: VerifiedDirectory, path: [UInt8]) -> ACLFileLoad {
+        // A file the caller may not read is unavailable whatever it is, and the kernel can say
+        // so without opening anything (no side effects): one cheap call settles each of the
+        // 9,999 other users' files in the per-user include pattern. Denied here means denied
+        // by open(2) too (the same permission check, before open's own). Everything that may
+        // be read still goes through every check of `openChecked`.
+        let readable = withUnsafeTemporaryAllocation(of: CChar.self, capacity: name.count + 1) { buffer in
+            var index = 0
+            for byte in name {
+                buffer[index] = CChar(bitPattern: byte)
+                index += 1
+            }
+            buffer[index] = 0
+            // (No buffer cannot happen for one byte or more; openChecked would then refuse.)
+            guard let base = buffer.baseAddress else { return true }
+            return faccessat(directory.descriptor.rawValue, base, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0
+        }
+        if !readable { return classify(.current, at: path) }
         switch openChecked(name, in: directory.descriptor.borrowed, as: .file, walked: path) {
         case .failed(let load): return load
         case .opened(let file, let info): return readAll(file, info: info, path: path)
@@ -282,19 +297,24 @@ public final class SafeFileReader: ACLFileSource {
 
     private func openChecked(_ name: ArraySlice<UInt8>, in directory: BorrowedDescriptor, as kind: Kind,
                              walked: [UInt8]) -> Opened {
+        // The NUL-terminated name on the stack: no allocation, and no access to the reader's
+        // stored properties (each one an exclusivity check) per include.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: name.count + 1) { buffer in
+            var index = 0
+            for byte in name {
+                buffer[index] = CChar(bitPattern: byte)
+                index += 1
+            }
+            buffer[index] = 0
+            return openChecked(UnsafePointer(buffer.baseAddress), in: directory, as: kind, walked: walked)
+        }
+    }
+
+    private func openChecked(_ cName: UnsafePointer<CChar>?, in directory: BorrowedDescriptor, as kind: Kind,
+                             walked: [UInt8]) -> Opened {
+        guard let cName else { return .failed(.refused(.systemError(walked, operation: nil, error: "no memory for the name"))) }
         let isDirectory = kind != .file
         var before = stat()
-        cName.removeAll(keepingCapacity: true)
-        for byte in name { cName.append(CChar(bitPattern: byte)) }
-        cName.append(0)
-        // A file the caller may not read is unavailable whatever it is, and the kernel can say
-        // so without opening anything (no side effects): one cheap call settles each of the
-        // 9,999 other users' files in the per-user include pattern. Denied here means denied
-        // by open(2) too (the same permission check, before open's own). Everything that may
-        // be read still goes through every check below.
-        if !isDirectory && faccessat(directory.rawValue, cName, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 {
-            return .failed(classify(.current, at: walked))
-        }
         guard fstatat(directory.rawValue, cName, &before, AT_SYMLINK_NOFOLLOW) == 0 else {
             return .failed(classify(.current, at: walked))
         }

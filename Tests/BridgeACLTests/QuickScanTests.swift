@@ -13,7 +13,10 @@ struct QuickScanTests {
         switch Grammar.parseLine(line[...], location: location) {
         case .failure: return nil
         case .success(nil): return .nothing
-        case .success(.include?): return nil
+        case .success(.include(let path, _)?):
+            // The range of the path in the line, as the quick scan reports it.
+            guard let start = line.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+            return .include(start..<(start + path.count))
         case .success(.rule(let rule)?):
             guard case .named(let name) = rule.bridge, !names.contains(name) else { return nil }
             return .droppedRule
@@ -38,7 +41,10 @@ struct QuickScanTests {
         ("allow br1 user=u1 # note", .droppedRule),
         ("", .nothing), ("   \t", .nothing), ("# comment", .nothing), ("  # allow mgmt", .nothing), ("\r", .nothing),
         // Kept (the device or all), includes and anything unusual: the full parser's.
-        ("allow mgmt", .slow), ("deny brmgmt user=a", .slow), ("allow all", .slow), ("include /etc/qemu/x.conf", .slow),
+        ("allow mgmt", .slow), ("deny brmgmt user=a", .slow), ("allow all", .slow),
+        ("include /etc/qemu/x.conf", .include(8..<24)), ("  include\t/etc/qemu/d/ # c\r", .include(10..<22)),
+        ("include /", .slow), ("include x.conf", .slow), ("include /a /b", .slow), ("include", .slow), ("include #/a", .slow),
+        ("include /a\u{0}", .slow), ("include /a # \u{0}", .slow), ("include /a\u{85}", .slow),
         // Errors: never answered.
         ("allow br1 user=a,a", .slow), ("allow br1 bogus=1", .slow), ("deny br1 max=1", .slow), ("deny br1 isolated", .slow),
         ("allow br1 max=0", .slow), ("allow br1 max=1024", .slow), ("allow br1 vlan=0", .slow), ("allow br1 vlan=4095", .slow),
@@ -59,7 +65,7 @@ struct QuickScanTests {
         let blanks = [" ", "\t", "  ", " \t"]
         let leads = ["", "", " ", "\t", "\u{0B}", "#"]
         let keywords = ["allow", "deny", "allow", "deny", "include", "Allow", "allo", "#", "", "denyy"]
-        let names = ["br0", "br-u05000", "mgmt", "brmgmt", "all", "ALL", ".", "..", "a/b", "a:b", "0123456789abcde",
+        let names = ["br0", "br-u05000", "/etc/qemu/u.conf", "/etc/qemu/d/", "/", "//", "/a b", "mgmt", "brmgmt", "all", "ALL", ".", "..", "a/b", "a:b", "0123456789abcde",
                      "0123456789abcdef", "br\u{0}", "br\u{E9}", "#x", "x#", "br=1", "user=a", "/etc/qemu/a.conf", "mgmt2"]
         let qualifiers = ["user=alice", "user=1", "user=1a", "user=a,b", "user=a,a", "user=", "user=a:b", "user=a=b", "user",
                           "group=lab", "group=,", "uid=5", "uid=0", "uid=05", "uid=4294967294", "uid=4294967295", "uid=x",
