@@ -152,10 +152,37 @@ struct ReferenceLoader {
 enum ACLLoaderFuzz {
     static let fixedNames: [[UInt8]] = ["br0", "br1", "all", "ALL", "f1", "x"].map(utf8)
 
+    /// The helper's load for one device (its quick scan settles most lines about other
+    /// bridges): the same failure as the full load, or the full load's rules about the device
+    /// (any of its names, or all), the same files read and the same skipped includes.
+    static func checkDeviceLoad(_ tree: FuzzTree, full: Result<Policy, PolicyError>) {
+        guard let br0 = try? InterfaceName(validating: utf8("br0")), let x = try? InterfaceName(validating: utf8("x")) else {
+            violated("cannot make the names br0 and x")
+        }
+        let names = [br0, x]
+        let device = DeviceNames(requested: names[1], canonical: names[0], alternatives: [names[1]])
+        let partial = PolicyLoader.load(path: FuzzTree.topLevel, from: tree, limits: tree.limits, device: device)
+        switch (full, partial) {
+        case (.failure(let a), .failure(let b)):
+            check(a == b, "the load for br0 fails with \(b); the full load with \(a)")
+        case (.success(let a), .success(let b)):
+            let aboutDevice = a.rules.filter { rule in
+                if case .named(let name) = rule.bridge { return names.contains(name) }
+                return true
+            }
+            check(aboutDevice == b.rules, "the load for br0 kept \(b.rules); the full load's rules about it are \(aboutDevice)")
+            check(a.filesRead == b.filesRead && a.skippedIncludes == b.skippedIncludes,
+                  "the load for br0 read other files or skipped other includes than the full load")
+        default:
+            violated("the load for br0 and the full load disagree: \(partial) vs \(full)")
+        }
+    }
+
     static func run(_ input: [UInt8]) {
         let tree = FuzzTree(input)
         let loaded = PolicyLoader.load(path: FuzzTree.topLevel, from: tree, limits: tree.limits)
         let reference = ReferenceLoader.load(tree)
+        checkDeviceLoad(tree, full: loaded)
 
         let policy: Policy
         switch (loaded, reference) {
