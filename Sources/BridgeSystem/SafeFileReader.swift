@@ -378,18 +378,25 @@ public final class SafeFileReader: ACLFileSource {
     private func readAll(_ file: consuming FileDescriptor, info: stat, path: [UInt8]) -> ACLFileLoad {
         let limit = ACLFileRules.maximumFileSize
         if info.st_size > limit { return .refused(.tooLarge(path, limit: limit)) }
-        var contents: [UInt8] = []
-        // Sized from the file (plus one byte to see EOF), so a small file costs a small buffer.
-        var buffer = [UInt8](repeating: 0, count: min(65536, Int(info.st_size) + 1))
+        // Read in place into a buffer sized from the file, plus one byte to see EOF (a 280 KB
+        // policy is read once, not copied chunk by chunk into a growing array); a file that
+        // grows meanwhile grows the buffer, up to one byte over the limit.
+        var contents = [UInt8](repeating: 0, count: min(limit, Int(info.st_size)) + 1)
+        var total = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { raw in
-                retryingOnInterrupt { read(file.rawValue, raw.baseAddress, raw.count) }
+            if total == contents.count {
+                if total > limit { return .refused(.tooLarge(path, limit: limit)) }
+                contents.append(contentsOf: repeatElement(0, count: min(limit + 1, 2 * total) - total))
+            }
+            let count = contents.withUnsafeMutableBytes { raw in
+                retryingOnInterrupt { read(file.rawValue, raw.baseAddress.map { $0 + total }, raw.count - total) }
             }
             if count < 0 { return .refused(.systemError(path, operation: "read failed", error: Errno.current.description)) }
             if count == 0 { break }
-            contents += buffer.prefix(count)
-            if contents.count > limit { return .refused(.tooLarge(path, limit: limit)) }
+            total += count
         }
+        if total > limit { return .refused(.tooLarge(path, limit: limit)) }
+        contents.removeLast(contents.count - total)
         return .contents(contents, identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
