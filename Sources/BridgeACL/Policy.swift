@@ -219,6 +219,54 @@ private struct LoadState {
         case include(Range<Int>, line: Int)
     }
 
+    /// What the first pass over one file keeps.
+    struct FirstPass {
+        var kept: [Kept] = []
+        var keepingAll = true
+        /// Where this file's dropped lines start in `droppedLines`.
+        let droppedStart: Int
+        /// A run of dropped rules is one `Kept.dropped`, whose end is written when the run ends.
+        var runStart: Int?
+
+        init(droppedStart: Int, capacity: Int) {
+            self.droppedStart = droppedStart
+            // About one directive per 16 bytes in a large file (a 10,000-include file has
+            // 36-byte lines): room up front instead of copies at every doubling.
+            kept.reserveCapacity(capacity)
+        }
+
+        mutating func closeRun(lines: [Int]) {
+            if let start = runStart {
+                kept[kept.count - 1] = .dropped(start..<lines.count)
+                runStart = nil
+            }
+        }
+
+        mutating func dropped(_ number: Int, lines: inout [Int], buffered: inout Int) {
+            guard keepingAll else { return }
+            if runStart == nil {
+                runStart = lines.count
+                kept.append(.dropped(lines.count..<lines.count))
+                buffered += 1
+            }
+            lines.append(number)
+        }
+
+        mutating func keep(_ item: Kept, lines: inout [Int], buffered: inout Int) {
+            guard keepingAll else { return }
+            closeRun(lines: lines)
+            if buffered < LoadState.bufferedDirectiveLimit {
+                kept.append(item)
+                buffered += 1
+            } else {
+                keepingAll = false
+                buffered -= kept.count
+                kept = []
+                lines.removeSubrange(droppedStart...)
+            }
+        }
+    }
+
     mutating func expand(_ bytes: [UInt8], path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
         // The lines are read through the buffer: slices of it carry no reference to count.
         bytes.withUnsafeBufferPointer { buffer in expand(buffer, path: path, identity: identity, depth: depth) }
@@ -229,68 +277,40 @@ private struct LoadState {
         // release the closure for every line.
         let keeping = self.keeping
         let filter = self.filter
-        var kept: [Kept] = []
-        var keepingAll = true
+        // The first pass: plain locals and a loop without closures (a captured variable would
+        // be boxed and checked for exclusive access on every line).
+        var pass = FirstPass(droppedStart: droppedLines.count,
+                             capacity: Swift.min(bytes.count / 16, Self.bufferedDirectiveLimit))
         var syntaxError: SyntaxError?
-        let droppedStart = droppedLines.count
-        // A run of dropped rules is one `Kept.dropped`, whose end is written when the run ends.
-        var runStart: Int?
-        func closeRun() {
-            if let start = runStart {
-                kept[kept.count - 1] = .dropped(start..<droppedLines.count)
-                runStart = nil
-            }
-        }
-        func dropped(_ number: Int) {
-            guard keepingAll else { return }
-            if runStart == nil {
-                runStart = droppedLines.count
-                kept.append(.dropped(droppedLines.count..<droppedLines.count))
-                buffered += 1
-            }
-            droppedLines.append(number)
-        }
-        func keep(_ item: Kept) {
-            guard keepingAll else { return }
-            closeRun()
-            if buffered < Self.bufferedDirectiveLimit {
-                kept.append(item)
-                buffered += 1
-            } else {
-                keepingAll = false
-                buffered -= kept.count
-                kept = []
-                droppedLines.removeSubrange(droppedStart...)
-            }
-        }
-        Self.forEachLine(bytes) { line, number in
-            if let filter {
-                switch Grammar.quickScan(line, device: filter) {
-                case .nothing: return true
-                case .droppedRule:
-                    dropped(number)
-                    return true
-                case .include(let range):
-                    keep(.include((line.startIndex + range.lowerBound)..<(line.startIndex + range.upperBound), line: number))
-                    return true
-                case .slow: break
+        var start = bytes.startIndex
+        var number = 0
+        while let base = bytes.baseAddress {
+            let end = Self.newline(in: base, from: start, to: bytes.endIndex)
+            number += 1
+            let line = bytes[start..<end]
+            var quick = Grammar.QuickScan.slow
+            if let filter { quick = Grammar.quickScan(line, device: filter) }
+            switch quick {
+            case .nothing: break
+            case .droppedRule: pass.dropped(number, lines: &droppedLines, buffered: &buffered)
+            case .include(let range):
+                pass.keep(.include((start + range.lowerBound)..<(start + range.upperBound), line: number),
+                          lines: &droppedLines, buffered: &buffered)
+            case .slow:
+                switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
+                case .failure(let error): syntaxError = error
+                case .nothing: break
+                case .droppedRule: pass.dropped(number, lines: &droppedLines, buffered: &buffered)
+                case .directive(let directive): pass.keep(.directive(directive), lines: &droppedLines, buffered: &buffered)
                 }
             }
-            switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
-            case .failure(let error):
-                syntaxError = error
-                return false
-            case .nothing:
-                return true
-            case .droppedRule:
-                dropped(number)
-                return true
-            case .directive(let directive):
-                keep(.directive(directive))
-                return true
-            }
+            if syntaxError != nil || end == bytes.endIndex { break }
+            start = end + 1
         }
-        if keepingAll { closeRun() }
+        if pass.keepingAll { pass.closeRun(lines: droppedLines) }
+        let kept = pass.kept
+        let keepingAll = pass.keepingAll
+        let droppedStart = pass.droppedStart
         defer {
             buffered -= kept.count
             droppedLines.removeSubrange(droppedStart...)
@@ -307,7 +327,7 @@ private struct LoadState {
                 case .include(let range, let line):
                     failure = handleInclude(Array(bytes[range]), at: SourceLocation(path: path, line: line), depth: depth)
                 }
-                if failure != nil { break }
+                if case .some = failure { break }
             }
         } else {
             Self.forEachLine(bytes) { line, number in
@@ -317,11 +337,13 @@ private struct LoadState {
                     case .nothing: return true
                     case .droppedRule:
                         failure = countDropped(CollectionOfOne(number), path: path)
-                        return failure == nil
+                        if case .some = failure { return false }
+                        return true
                     case .include(let range):
                         failure = handleInclude(Array(line[(line.startIndex + range.lowerBound)..<(line.startIndex + range.upperBound)]),
                                                 at: SourceLocation(path: path, line: number), depth: depth)
-                        return failure == nil
+                        if case .some = failure { return false }
+                        return true
                     case .slow: break
                     }
                 }
@@ -330,7 +352,8 @@ private struct LoadState {
                 case .droppedRule: failure = countDropped([number], path: path)
                 case .nothing, .failure: return true
                 }
-                return failure == nil
+                if case .some = failure { return false }
+                return true
             }
         }
         return failure

@@ -33,9 +33,11 @@ public final class SafeFileReader: ACLFileSource {
     private var cachedCount = 0
     private let cacheLimit: Int
     /// The cached directory of the last file opened, and its path as written: consecutive
-    /// includes from one directory (the per-user pattern) go straight to the leaf.
-    private var lastDirectory: VerifiedDirectory?
-    private var lastDirectoryPath: ArraySlice<UInt8> = []
+    /// includes from one directory (the per-user pattern) go straight to the leaf. Read for
+    /// every include; without the runtime's exclusivity bookkeeping, which they do not need:
+    /// only whole values are read or assigned, never passed inout, by one thread.
+    @exclusivity(unchecked) private var lastDirectory: VerifiedDirectory?
+    @exclusivity(unchecked) private var lastDirectoryPath: ArraySlice<UInt8> = []
 
     public init() {
         // A quarter of the soft descriptor limit, so a caller who kept it low (and a copy that
@@ -89,9 +91,17 @@ public final class SafeFileReader: ACLFileSource {
         guard path.count > count + 1 else { return nil }
         return path.withUnsafeBufferPointer { bytes -> Int? in
             directory.withUnsafeBufferPointer { prefix -> Int? in
-                for index in 0..<count where bytes[index] != prefix[index] { return nil }
+                var index = 0
+                while index < count {
+                    if bytes[index] != prefix[index] { return nil }
+                    index += 1
+                }
                 guard bytes[count] == UInt8(ascii: "/") else { return nil }
-                for index in (count + 1)..<bytes.count where bytes[index] == UInt8(ascii: "/") { return nil }
+                index = count + 1
+                while index < bytes.count {
+                    if bytes[index] == UInt8(ascii: "/") { return nil }
+                    index += 1
+                }
                 let leaf = bytes.count - count - 1
                 if bytes[count + 1] == 0x2E && (leaf == 1 || (leaf == 2 && bytes[count + 2] == 0x2E)) { return nil }
                 return count + 1
