@@ -138,7 +138,7 @@ public enum PolicyLoader {
         var state = LoadState(source: source, limits: limits)
         if let device {
             let names = device.all
-            state.filter = Grammar.DeviceFilter(names: names.map(\.bytes))
+            state.filter = Grammar.DeviceFilter(names: names.map { $0.bytes })
             state.keeping = { token in
                 if Grammar.token(token, is: "all") { return true }
                 for name in names where name.bytes.count == token.count {

@@ -30,7 +30,7 @@ extension Grammar {
     /// The scan of one line (without its `\n`) for a read about the device with these names;
     /// public for the tests that hold it to the full parser.
     public static func quickScan(_ line: [UInt8], deviceNames: [InterfaceName]) -> QuickScan {
-        let filter = DeviceFilter(names: deviceNames.map(\.bytes))
+        let filter = DeviceFilter(names: deviceNames.map { $0.bytes })
         return line.withUnsafeBufferPointer { buffer in quickScan(buffer[...], device: filter) }
     }
 
