@@ -13,12 +13,14 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # MODE=setuid (default): helper installed root:root 4755. MODE=caps: 0755 + cap_net_admin+ep.
 MODE       ?= setuid
-# LINK=dynamic (default): glibc linked dynamically, everything else static (Swift runtime,
-# libstdc++, libgcc, libcap), PIE, no RUNPATH. NEEDED is exactly libc.so.6, libm.so.6 and
-# ld-linux: user and group names resolve through NSS modules (sssd, LDAP, systemd), which only a
-# dynamic glibc can load (a static glibc's getpwnam_r dlopens libnss_systemd for a name that is
-# not in /etc/passwd and crashes). In setuid and file-capability modes the kernel sets AT_SECURE
-# and ld.so ignores LD_PRELOAD, LD_LIBRARY_PATH and the other LD_* variables.
+# LINK=dynamic (default): glibc linked dynamically, everything else static (Embedded Swift's
+# standard library and libcap; HELPER_RUNTIME=regular: the Swift runtime, libstdc++, libgcc too),
+# PIE, no RUNPATH. NEEDED is exactly libc.so.6 and libm.so.6 (regular: and ld-linux, for
+# __tls_get_addr and the unwinder's _dl_find_object): user and group names resolve through NSS
+# modules (sssd, LDAP, systemd), which only a dynamic glibc can load (a static glibc's
+# getpwnam_r dlopens libnss_systemd for a name that is not in /etc/passwd and crashes).
+# In setuid and file-capability modes the kernel sets AT_SECURE and ld.so ignores LD_PRELOAD,
+# LD_LIBRARY_PATH and the other LD_* variables.
 # LINK=static: one static-PIE executable, no loader, no shared libraries (about 0.3 ms faster to
 # start, README), for sites whose users and groups are all in /etc/passwd and /etc/group.
 LINK       ?= dynamic
