@@ -40,7 +40,7 @@ case $link in static|dynamic) ;; *) echo "FAIL precondition: BK_LINK must be sta
 case $runtime in embedded|regular) ;; *) echo "FAIL precondition: BK_HELPER_RUNTIME must be embedded or regular, got '$runtime'"; fail=1; finish ;; esac
 # The CLI runs on the regular runtime: the checks below that must be able to fail run on it too.
 [ -x "$cli" ] || { echo "FAIL precondition: no CLI at $cli (make cli)"; fail=1; finish; }
-for tool in readelf objdump nm python3; do
+for tool in readelf objdump nm strip strings python3; do
     command -v "$tool" >/dev/null || { echo "FAIL precondition: $tool is missing (binutils, python3)"; fail=1; finish; }
 done
 
@@ -164,7 +164,10 @@ runtime_pieces() { # what the regular runtime brings: metadata sections and its 
           nm "$1" 2>/dev/null | awk '{ print $NF }' | grep -E '^(swift_conformsToProtocol|swift_getGenericMetadata|swift_getTypeByMangledNameInContext|swift_dynamicCast|swift_getEnumCaseMultiPayload|_swift_stdlib_getUnsafeArgvArgc|swift_copyAuxiliaryExecutablePath)$')
     [ -n "$out" ] && printf '%s\n' "$out"
 }
-swift_variables() { local out; out=$(strings -a "$1" | grep -oE 'SWIFT_[A-Z_]{3,}' | sort -u); [ -n "$out" ] && printf '%s\n' "$out"; }
+# The strings of what is loaded: without the debug sections (they go to the dbgsym package, and
+# name C macros of the headers such as SWIFT_ATTR_SUPPORTS_SENDING, which nothing reads).
+loaded_strings() { local tmp; tmp=$(mktemp); strip --strip-debug -o "$tmp" "$1" && strings -a "$tmp"; rm -f "$tmp"; }
+swift_variables() { local out; out=$(loaded_strings "$1" | grep -oE 'SWIFT_[A-Z_]{3,}' | sort -u); [ -n "$out" ] && printf '%s\n' "$out"; }
 at_least() { # N lister binary: the lister finds at least N things
     local n=$1 got; shift
     got=$("$@" | wc -l)

@@ -74,7 +74,8 @@ module_maps() {
     printf 'module CHelperEntry {\n    header "%s"\n    export *\n}\n' "$SRC/CHelperEntry/include/CHelperEntry.h" \
         > "$CACHE/modules/CHelperEntry/module.modulemap"
 }
-SWIFTFLAGS=(-enable-experimental-feature Embedded -wmo -Osize
+# -g: the debug information goes to the dbgsym package (make-deb.sh strips the shipped binary).
+SWIFTFLAGS=(-enable-experimental-feature Embedded -wmo -Osize -g
             -I "$EMB/Glibc" -I "$CACHE/modules/CBridgeShims" -I "$CACHE/modules/CHelperEntry" -I "$SRC/CLibcap"
             -I "$CACHE/obj")
 # Everything the Swift objects depend on; a change anywhere rebuilds all of them (about 40 s).
@@ -128,14 +129,15 @@ CDEFS=(-DBRIDGEKEEPER_EMBEDDED)
 [ -z "$HOOKS" ] || CDEFS+=(-DBRIDGEKEEPER_TEST_HOOKS)
 [ "$LINKMODE" = dynamic ] || CDEFS+=(-DBRIDGEKEEPER_STATIC_NSS)
 for c in "$SRC"/CBridgeShims/*.c "$SRC"/CHelperEntry/*.c; do
-    "$CLANG" -O2 -fPIE -Wno-constant-conversion "${CDEFS[@]}" -I "$SRC/CBridgeShims/include" -I "$SRC/CHelperEntry/include" \
+    "$CLANG" -O2 -gdwarf-4 -fPIE -Wno-constant-conversion "${CDEFS[@]}" -I "$SRC/CBridgeShims/include" -I "$SRC/CHelperEntry/include" \
         -c "$c" -o "$WORK/c-$(basename "$(dirname "$c")")-$(basename "$c" .c).o"
 done
 
 # The same hardening as the Makefile's regular link modes: PIE, RELRO + BIND_NOW, packed
 # relocations. Nothing is exported (no -export-dynamic), so dynamic mode's ld.so has no symbol
-# table of ours to hash.
-LDFLAGS=(-fuse-ld=lld -Wl,-z,relro -Wl,-z,now -Wl,-z,pack-relative-relocs)
+# table of ours to hash. A build id (the Swift driver adds one; lld does not by default) names
+# the debug file in the dbgsym package.
+LDFLAGS=(-fuse-ld=lld -Wl,-z,relro -Wl,-z,now -Wl,-z,pack-relative-relocs -Wl,--build-id=sha1)
 if [ "$LINKMODE" = static ]; then LDFLAGS+=(-static-pie); else LDFLAGS+=(-pie); fi
 mkdir -p "$(dirname "$OUTPUT")"
 "$CLANG" "${LDFLAGS[@]}" -o "$WORK/bridgekeeper-helper" "$CACHE/obj/main.o" "$CACHE/obj/BridgeHelper.o" \

@@ -250,7 +250,10 @@ swift_value() {
     esac
 }
 SWIFT_ENV=()
-SWIFT_NAMES=$(strings -a "$BK_HELPER" | grep -oE 'SWIFT_[A-Z_]+' | sort -u)
+# What is loaded: the debug sections (the dbgsym package's) name C macros such as
+# SWIFT_ATTR_SUPPORTS_SENDING from the headers, which nothing reads.
+strip --strip-debug -o "$BK_SCRATCH/helper-no-debug" "$BK_HELPER"
+SWIFT_NAMES=$(strings -a "$BK_SCRATCH/helper-no-debug" | grep -oE 'SWIFT_[A-Z_]+' | sort -u)
 it_begin
 if [ "$BK_HELPER_RUNTIME" = embedded ]; then
     [ -z "$SWIFT_NAMES" ] ||
