@@ -28,8 +28,10 @@ LINK       ?= dynamic
 # (scripts/embedded-helper.sh; pinned to the toolchain it was tested with, fails with one line on
 # another): no Swift runtime start-up, no SWIFT_* variables, no backtracer (README, "A lean
 # start"). HELPER_RUNTIME=regular: the same sources through SwiftPM on the regular Swift runtime
-# (the bench's comparison). The CLI, the bench, unit tests and fuzzers are always regular, so the
-# helper's modules compile in both modes on every `make test`.
+# (the bench's comparison: `make helper HELPER_RUNTIME=regular HELPER_BUILD=.build-regular`, then
+# `OURS=.build-regular/release/bridgekeeper-helper scripts/bench.sh`; tests and gates take
+# BK_HELPER_RUNTIME=regular). The CLI, the bench, unit tests and fuzzers are always regular, so
+# the helper's modules compile in both modes on every `make test`.
 HELPER_RUNTIME ?= embedded
 SWIFT      ?= swift
 
