@@ -13,15 +13,26 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # MODE=setuid (default): helper installed root:root 4755. MODE=caps: 0755 + cap_net_admin+ep.
 MODE       ?= setuid
-# LINK=dynamic (default): glibc linked dynamically, everything else static (Swift runtime,
-# libstdc++, libgcc, libcap), PIE, no RUNPATH. NEEDED is exactly libc.so.6, libm.so.6 and
-# ld-linux: user and group names resolve through NSS modules (sssd, LDAP, systemd), which only a
-# dynamic glibc can load (a static glibc's getpwnam_r dlopens libnss_systemd for a name that is
-# not in /etc/passwd and crashes). In setuid and file-capability modes the kernel sets AT_SECURE
-# and ld.so ignores LD_PRELOAD, LD_LIBRARY_PATH and the other LD_* variables.
+# LINK=dynamic (default): glibc linked dynamically, everything else static (Embedded Swift's
+# standard library and libcap; HELPER_RUNTIME=regular: the Swift runtime, libstdc++, libgcc too),
+# PIE, no RUNPATH. NEEDED is exactly libc.so.6 and libm.so.6 (regular: and ld-linux, for
+# __tls_get_addr and the unwinder's _dl_find_object): user and group names resolve through NSS
+# modules (sssd, LDAP, systemd), which only a dynamic glibc can load (a static glibc's
+# getpwnam_r dlopens libnss_systemd for a name that is not in /etc/passwd and crashes).
+# In setuid and file-capability modes the kernel sets AT_SECURE and ld.so ignores LD_PRELOAD,
+# LD_LIBRARY_PATH and the other LD_* variables.
 # LINK=static: one static-PIE executable, no loader, no shared libraries (about 0.3 ms faster to
 # start, README), for sites whose users and groups are all in /etc/passwd and /etc/group.
 LINK       ?= dynamic
+# HELPER_RUNTIME=embedded (default): the helper is built with Embedded Swift
+# (scripts/embedded-helper.sh; pinned to the toolchain it was tested with, fails with one line on
+# another): no Swift runtime start-up, no SWIFT_* variables, no backtracer (README, "A lean
+# start"). HELPER_RUNTIME=regular: the same sources through SwiftPM on the regular Swift runtime
+# (the bench's comparison: `make helper HELPER_RUNTIME=regular HELPER_BUILD=.build-regular`, then
+# `OURS=.build-regular/release/bridgekeeper-helper scripts/bench.sh`; tests and gates take
+# BK_HELPER_RUNTIME=regular). The CLI, the bench, unit tests and fuzzers are always regular, so
+# the helper's modules compile in both modes on every `make test`.
+HELPER_RUNTIME ?= embedded
 SWIFT      ?= swift
 
 RELEASE      = -c release --disable-local-rpath
@@ -87,13 +98,27 @@ deps-build:
 deps-test:
 	@scripts/ensure-packages.sh $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS)
 
-helper: deps-build $(if $(filter dynamic,$(LINK)),static-libs)
-	$(ENV_$(LINK)) $(SWIFT) build $(RELEASE) $(LINK_$(LINK)) --scratch-path $(HELPER_BUILD) --product bridgekeeper-helper
+ifeq ($(HELPER_RUNTIME),embedded)
+helper: deps-build
+	scripts/embedded-helper.sh $(LINK) '' $(HELPER)
 
 # The same helper with the test-only pause points compiled in (never installed; see
 # Sources/CBridgeShims: BRIDGEKEEPER_TEST_HOOKS). Release gates check $(HELPER) has none.
+testhooks-helper: deps-build
+	scripts/embedded-helper.sh $(LINK) hooks $(HOOKS_HELPER)
+else ifeq ($(HELPER_RUNTIME),regular)
+# An Embedded build writes its binary where SwiftPM's product is (or makes release/ a plain
+# directory): removing it makes SwiftPM link its own again instead of keeping ours as up to date.
+helper: deps-build $(if $(filter dynamic,$(LINK)),static-libs)
+	@if [ -d $(HELPER_BUILD)/release ] && [ ! -L $(HELPER_BUILD)/release ]; then rm -rf $(HELPER_BUILD)/release; fi; rm -f $(HELPER)
+	$(ENV_$(LINK)) $(SWIFT) build $(RELEASE) $(LINK_$(LINK)) --scratch-path $(HELPER_BUILD) --product bridgekeeper-helper
+
 testhooks-helper: deps-build $(if $(filter dynamic,$(LINK)),static-libs)
+	@if [ -d $(HOOKS_BUILD)/release ] && [ ! -L $(HOOKS_BUILD)/release ]; then rm -rf $(HOOKS_BUILD)/release; fi; rm -f $(HOOKS_HELPER)
 	$(ENV_$(LINK)) $(SWIFT) build $(RELEASE) $(LINK_$(LINK)) -Xcc -DBRIDGEKEEPER_TEST_HOOKS --scratch-path $(HOOKS_BUILD) --product bridgekeeper-helper
+else
+$(error HELPER_RUNTIME must be embedded or regular)
+endif
 
 # The linker scripts of LINK=dynamic (see STATIC_LIBS); rewritten every time (cheap), so a
 # toolchain or libcap upgrade is picked up.
@@ -195,4 +220,4 @@ bench: deps-test build
 	scripts/bench-matrix.sh
 
 clean:
-	rm -rf .build $(HELPER_BUILD) $(HOOKS_BUILD)
+	rm -rf .build $(HELPER_BUILD) $(HOOKS_BUILD) .build-embedded

@@ -7,7 +7,9 @@
 #
 #   Tests/release-gates.sh        BK_HELPER, BK_HOOKS_HELPER override the two binaries;
 #                                 BK_LINK=static when the helper was built with LINK=static
-#                                 (the default is the Makefile's default, dynamic).
+#                                 (the default is the Makefile's default, dynamic);
+#                                 BK_HELPER_RUNTIME=regular when it was built with
+#                                 HELPER_RUNTIME=regular (default embedded, as the Makefile's).
 # The dynamic helper's loader-related gates: NEEDED exactly glibc's libraries, the interpreter
 # glibc's, no RUNPATH/RPATH, no text relocations. That ld.so ignores LD_PRELOAD/LD_LIBRARY_PATH
 # in setuid and file-capability modes (AT_SECURE) needs root and setuid copies: t-linking.sh.
@@ -18,6 +20,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 helper=${BK_HELPER:-$root/.build-helper/release/bridgekeeper-helper}
 hooks=${BK_HOOKS_HELPER:-$root/.build-testhooks/release/bridgekeeper-helper}
 link=${BK_LINK:-dynamic}
+runtime=${BK_HELPER_RUNTIME:-embedded}
+cli=$root/.build/release/bridgekeeper
 pass=0 fail=0
 check() { # name, then a command that must succeed; what it printed is shown when it fails
     local name=$1; shift
@@ -33,7 +37,10 @@ not() { ! "$@"; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
 [ -x "$helper" ] || { echo "FAIL precondition: no release helper at $helper (make helper)"; fail=1; finish; }
 case $link in static|dynamic) ;; *) echo "FAIL precondition: BK_LINK must be static or dynamic, got '$link'"; fail=1; finish ;; esac
-for tool in readelf objdump nm python3; do
+case $runtime in embedded|regular) ;; *) echo "FAIL precondition: BK_HELPER_RUNTIME must be embedded or regular, got '$runtime'"; fail=1; finish ;; esac
+# The CLI runs on the regular runtime: the checks below that must be able to fail run on it too.
+[ -x "$cli" ] || { echo "FAIL precondition: no CLI at $cli (make cli)"; fail=1; finish; }
+for tool in readelf objdump nm strip strings python3; do
     command -v "$tool" >/dev/null || { echo "FAIL precondition: $tool is missing (binutils, python3)"; fail=1; finish; }
 done
 
@@ -96,14 +103,17 @@ if [ "$link" = static ]; then
     check "static: no program interpreter (INTERP)" not bash -c "readelf -lW '$helper' | grep -q INTERP"
     check "static: no shared libraries (NEEDED)" not bash -c "readelf -d '$helper' | grep -q NEEDED"
 else
-    # glibc's own libraries only: the Swift runtime, libstdc++, libgcc and libcap are linked in,
-    # so no other library's search, version or constructor runs in the privileged process.
+    # glibc's own libraries only: the Swift runtime (regular), libstdc++, libgcc and libcap are
+    # linked in, so no other library's search, version or constructor runs in the privileged
+    # process. The Embedded build calls nothing in ld.so itself (no TLS or unwinder from
+    # libstdc++/libgcc), so the loader is only its interpreter, not a NEEDED entry.
+    if [ "$runtime" = embedded ]; then glibc_needed="libc.so.6 libm.so.6 "; else glibc_needed="ld-linux-x86-64.so.2 libc.so.6 libm.so.6 "; fi
     needed_is_glibc() {
         local got
         got=$(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
-        [ "$got" = "ld-linux-x86-64.so.2 libc.so.6 libm.so.6 " ] || { echo "NEEDED: $got"; return 1; }
+        [ "$got" = "$glibc_needed" ] || { echo "NEEDED: $got(expected $glibc_needed)"; return 1; }
     }
-    check "dynamic: NEEDED is exactly glibc's libc.so.6, libm.so.6 and ld-linux-x86-64.so.2" needed_is_glibc "$helper"
+    check "dynamic: NEEDED is exactly glibc's ${glibc_needed% }" needed_is_glibc "$helper"
     check "dynamic: the program interpreter is glibc's /lib64/ld-linux-x86-64.so.2" \
         bash -c "readelf -lW '$helper' | grep -Fq '[Requesting program interpreter: /lib64/ld-linux-x86-64.so.2]'"
     check "dynamic: no text relocations (TEXTREL)" not bash -c "readelf -d '$helper' | grep -q TEXTREL"
@@ -131,18 +141,58 @@ startup_probes() {
 }
 check "no /proc/self/maps read and no swift-backtrace probe at start-up (strace)" not startup_probes "$helper"
 sees_both_probes() { startup_probes "$1" | grep -q /proc/self/maps && startup_probes "$1" | grep -q swift-backtrace; }
-check "the probe check sees both in the CLI (unmodified runtime: the gate can fail)" sees_both_probes "$root/.build/release/bridgekeeper"
+check "the probe check sees both in the CLI (unmodified runtime: the gate can fail)" sees_both_probes "$cli"
+# Embedded Swift (the default helper): no Swift runtime at all, so no runtime start-up to defend.
+# Its code is compiled for the Embedded mode (package modules mangled $e, none $s); it carries no
+# runtime metadata (swift5_* sections) and none of the regular runtime's entry points that read
+# it (conformance and metadata look-ups, dynamic casts); and no SWIFT_* variable name, since no
+# code reads one. Each is checked on the CLI (regular runtime) too, which must show it.
+own_modules() { for dir in "$root"/Sources/*/; do m=$(basename "$dir" | tr -- - _); printf '%s%s%s\n' "$1" "${#m}" "$m"; done; }
+symbols_with_prefixes() { # binary prefix: the defined symbols of the package modules mangled with prefix ($s or $e)
+    nm "$1" 2>/dev/null | awk '{ print $NF }' | grep -F -f <(own_modules "$2") | grep -c '^'"$2" || true
+}
+embedded_code() {
+    local e s
+    e=$(symbols_with_prefixes "$1" '$e'); s=$(symbols_with_prefixes "$1" '$s')
+    echo "package-module symbols: $e Embedded (\$e), $s regular (\$s)"
+    [ "$e" -gt 0 ] && [ "$s" = 0 ]
+}
+# Each lister prints what it found, one per line, and succeeds only if it found something.
+runtime_pieces() { # what the regular runtime brings: metadata sections and its entry points
+    local out
+    out=$(readelf -SW "$1" | grep -oE 'swift5_[a-z_]+' | sort -u
+          nm "$1" 2>/dev/null | awk '{ print $NF }' | grep -E '^(swift_conformsToProtocol|swift_getGenericMetadata|swift_getTypeByMangledNameInContext|swift_dynamicCast|swift_getEnumCaseMultiPayload|_swift_stdlib_getUnsafeArgvArgc|swift_copyAuxiliaryExecutablePath)$')
+    [ -n "$out" ] && printf '%s\n' "$out"
+}
+# The strings of what is loaded: without the debug sections (they go to the dbgsym package, and
+# name C macros of the headers such as SWIFT_ATTR_SUPPORTS_SENDING, which nothing reads).
+loaded_strings() { local tmp; tmp=$(mktemp); strip --strip-debug -o "$tmp" "$1" && strings -a "$tmp"; rm -f "$tmp"; }
+swift_variables() { local out; out=$(loaded_strings "$1" | grep -oE 'SWIFT_[A-Z_]{3,}' | sort -u); [ -n "$out" ] && printf '%s\n' "$out"; }
+at_least() { # N lister binary: the lister finds at least N things
+    local n=$1 got; shift
+    got=$("$@" | wc -l)
+    [ "$got" -ge "$n" ] || { echo "found $got, expected at least $n:"; "$@"; return 1; }
+}
+if [ "$runtime" = embedded ]; then
+    check "embedded: the package modules are compiled for Embedded Swift (\$e-mangled, none \$s)" embedded_code "$helper"
+    check "embedded: the CLI's are not (regular runtime: the gate can fail)" not embedded_code "$cli"
+    check "embedded: no Swift runtime metadata sections or regular-runtime entry points" not runtime_pieces "$helper"
+    check "embedded: the CLI has both (the gate can fail)" at_least 5 runtime_pieces "$cli"
+    check "embedded: no SWIFT_* variable name in the helper (no runtime reads one)" not swift_variables "$helper"
+    check "embedded: the CLI has at least 10 (the gate can fail)" at_least 10 swift_variables "$cli"
+fi
 check "no ArgumentParser symbols in the helper" not bash -c "nm '$helper' 2>/dev/null | grep -q ArgumentParser"
 check "no Foundation symbols in the helper" not bash -c "nm '$helper' 2>/dev/null | grep -q '10Foundation'"
 
 # --- runtime checks kept ----------------------------------------------------------------------
 
-check "no -Ounchecked in the build configuration" not grep -rq -- -Ounchecked "$root/Makefile" "$root/Package.swift"
+check "no -Ounchecked in the build configuration" not grep -rq -- -Ounchecked "$root/Makefile" "$root/Package.swift" "$root/scripts/embedded-helper.sh"
 
 # Swift's checked arithmetic compiles to an add/sub/mul followed by a branch on the CPU's
 # overflow flag to a trap; -Ounchecked removes them all. Counts those branches in the functions
-# of the package's own modules (mangled names $s<length><Module>), not in the prebuilt runtime
-# (which keeps its checks whatever we build with). Measured: -O 20, -Ounchecked 0.
+# of the package's own modules (mangled names $s<length><Module>, or $e<length><Module> for
+# Embedded Swift), not in the prebuilt runtime (which keeps its checks whatever we build with).
+# Measured: -O 20, -Ounchecked 0.
 overflow_checks_in_own_code() {
     local bin=$1 machine branch prefixes
     machine=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
@@ -151,7 +201,7 @@ overflow_checks_in_own_code() {
         *AArch64*) branch='b\.(vs|vc)' ;;
         *) echo "no overflow-branch pattern for machine '$machine'"; return 1 ;;
     esac
-    prefixes=$(for dir in "$root"/Sources/*/; do m=$(basename "$dir" | tr -- - _); printf '%s|' "\$s${#m}$m"; done)
+    prefixes=$(for dir in "$root"/Sources/*/; do m=$(basename "$dir" | tr -- - _); printf '%s|' "\$s${#m}$m" "\$e${#m}$m"; done)
     objdump -d --no-show-raw-insn "$bin" | awk -v prefixes="${prefixes%|}" -v branch="$branch" '
         /^[0-9a-f]+ <.*>:$/ { name = substr($2, 2); ours = 0
             n = split(prefixes, p, "|"); for (i = 1; i <= n; i++) if (index(name, p[i]) == 1) ours = 1

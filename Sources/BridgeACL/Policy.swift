@@ -39,7 +39,7 @@ public enum ACLDirectoryLoad: Sendable, Equatable {
 /// credentials; tests use an in-memory tree. The loader calls one source for one load, in reading
 /// order, so a source may keep state for that load (the helper's keeps the directories it
 /// verified); a class does, without the protocol needing `mutating`.
-public protocol ACLFileSource {
+public protocol ACLFileSource: AnyObject {
     func load(path: [UInt8]) -> ACLFileLoad
     /// Lists a drop-in directory; `path` ends with `/`. The loader loads each name it returns
     /// with `load(path:)`, so every check of an ACL file applies to each drop-in file.

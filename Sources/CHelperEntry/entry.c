@@ -37,6 +37,9 @@ int bk_entry_argc(void) { return saved_argc; }
 char *const *bk_entry_argv(void) { return saved_argv; }
 int bk_entry_ran(void) { return ran; }
 
+#ifndef BRIDGEKEEPER_EMBEDDED
+// (Regular runtime only: HELPER_RUNTIME=regular. The Embedded Swift build, the default, has no
+// such runtime members: scripts/embedded-helper.sh defines BRIDGEKEEPER_EMBEDDED.)
 // Two members of the static Swift runtime (libswiftCore.a) that the helper replaces by defining
 // every symbol they export, so the linker never pulls them in (an archive member is linked only
 // for a symbol still undefined). Both cost start-up time on every run and do nothing useful here:
@@ -77,3 +80,4 @@ __attribute__((used)) char *swift_copyAuxiliaryExecutablePath(const char *name) 
 
 __attribute__((used)) const char *swift_getRootPath(void) { return NULL; }
 __attribute__((used)) const char *swift_getRuntimeLibraryPath(void) { return NULL; }
+#endif

@@ -75,7 +75,7 @@ struct DecisionTests {
     }
 
     @Test func nonUTF8Names() throws {
-        var tree = MemoryACLTree()
+        let tree = MemoryACLTree()
         tree.add(topLevelPath, contents: bytes("allow ") + [0xFF] + bytes("\n"))
         let policy = try loadPolicy(tree).get()
         #expect(policy.decideAsStock(bridge: try InterfaceName(validating: [0xFF])).isAllowed)

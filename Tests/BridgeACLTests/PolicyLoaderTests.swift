@@ -58,7 +58,7 @@ struct PolicyLoaderTests {
     }
 
     @Test func refusedIncludeRefuses() {
-        var tree = MemoryACLTree([topLevelPath: "allow all\n\ninclude /etc/qemu/alice.conf\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow all\n\ninclude /etc/qemu/alice.conf\n"])
         tree.refuse("/etc/qemu/alice.conf", .notOwnedByRoot(bytes("/etc/qemu/alice.conf"), owner: 1000))
         expectError(loadPolicy(tree),
                     .refused(path: bytes("/etc/qemu/alice.conf"),
@@ -68,7 +68,7 @@ struct PolicyLoaderTests {
     }
 
     @Test func refusedNestedIncludeNamesTheIncludingLine() {
-        var tree = MemoryACLTree([
+        let tree = MemoryACLTree([
             topLevelPath: "include /etc/qemu/a.conf\n",
             "/etc/qemu/a.conf": "allow br0\ninclude /etc/qemu/fifo\n",
         ])
@@ -80,7 +80,7 @@ struct PolicyLoaderTests {
     }
 
     @Test func refusedTopLevelGivesTheReasonAlone() {
-        var tree = MemoryACLTree()
+        let tree = MemoryACLTree()
         tree.refuse(topLevelPath, .writableByOthers(bytes("/etc/qemu"), mode: 0o777))
         expectError(loadPolicy(tree),
                     .refused(path: bytes(topLevelPath), reason: .writableByOthers(bytes("/etc/qemu"), mode: 0o777),
@@ -163,7 +163,7 @@ struct PolicyLoaderTests {
 
     /// A hard link or bind mount: a different path to a file that is already being read.
     @Test func cycleThroughAnotherPathToTheSameFile() {
-        var tree = MemoryACLTree([
+        let tree = MemoryACLTree([
             topLevelPath: "include /etc/qemu/x.conf\n",
             "/etc/qemu/x.conf": "allow br0\ninclude /srv/acl/alias.conf\n",
         ])
@@ -200,7 +200,7 @@ struct PolicyLoaderTests {
 
     /// The top-level file and a chain of `depth` includes below it: f1 ... f<depth>.
     func chain(depth: Int) -> MemoryACLTree {
-        var tree = MemoryACLTree()
+        let tree = MemoryACLTree()
         for level in 0...depth {
             let path = level == 0 ? topLevelPath : "/etc/qemu/f\(level).conf"
             let next = level < depth ? "include /etc/qemu/f\(level + 1).conf\n" : ""
@@ -251,7 +251,7 @@ struct PolicyLoaderTests {
         try expectRules(loadPolicy(two, limits: limits),
                         [.allow("a", "/etc/qemu/a.conf", line: 1), .allow("b", "/etc/qemu/b.conf", line: 1)],
                         filesRead: [topLevelPath, "/etc/qemu/a.conf", "/etc/qemu/b.conf"])
-        var three = two
+        let three = two // the same tree (a class): `two` is not used again
         three.add(topLevelPath, "include /etc/qemu/a.conf\ninclude /etc/qemu/b.conf\ninclude /etc/qemu/a.conf\n")
         expectError(loadPolicy(three, limits: limits), .tooManyFiles(at: location(topLevelPath, 3), limit: 3),
                     message: "/etc/qemu/bridge.conf:3: more than 3 files included in total")
@@ -260,7 +260,7 @@ struct PolicyLoaderTests {
     /// Eleven levels, each including the next twice: 2047 reads without a cycle. The 257th read
     /// (pre-order) is the first include of l10 from l9.
     @Test func includeBombHitsTheFileLimit() {
-        var tree = MemoryACLTree()
+        let tree = MemoryACLTree()
         for level in 0...10 {
             let path = level == 0 ? topLevelPath : "/etc/qemu/l\(level).conf"
             let next = "/etc/qemu/l\(level + 1).conf"

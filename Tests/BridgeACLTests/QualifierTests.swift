@@ -279,7 +279,7 @@ struct QualifierPropertyTests {
 @Suite("Drop-in directories")
 struct DropInDirectoryTests {
     @Test func filesAreIncludedInByteOrderInPlace() throws {
-        var tree = MemoryACLTree([topLevelPath: "allow a0\ninclude /etc/qemu/bridge.d/\nallow z9\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow a0\ninclude /etc/qemu/bridge.d/\nallow z9\n"])
         tree.add("/etc/qemu/bridge.d/b.conf", "allow b1\n")
         tree.add("/etc/qemu/bridge.d/B.conf", "allow c1\n")
         tree.add("/etc/qemu/bridge.d/a.conf", "allow d1\n")
@@ -298,7 +298,7 @@ struct DropInDirectoryTests {
     }
 
     @Test func missingUnreadableAndEmptyDirectoriesAreSkipped() throws {
-        var tree = MemoryACLTree([topLevelPath: "include /etc/qemu/none/\ninclude /etc/qemu/private/\ninclude /etc/qemu/empty/\nallow br0\n"])
+        let tree = MemoryACLTree([topLevelPath: "include /etc/qemu/none/\ninclude /etc/qemu/private/\ninclude /etc/qemu/empty/\nallow br0\n"])
         tree.directory("/etc/qemu/private/", .unavailable)
         tree.directory("/etc/qemu/empty/", .names([]))
         let policy = try loadPolicy(tree).get()
@@ -307,7 +307,7 @@ struct DropInDirectoryTests {
     }
 
     @Test func aRefusedDirectoryRefuses() {
-        var tree = MemoryACLTree([topLevelPath: "allow all\ninclude /etc/qemu/d/\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow all\ninclude /etc/qemu/d/\n"])
         tree.directory("/etc/qemu/d/", .refused(.writableByOthers(bytes("/etc/qemu/d"), mode: 0o40777)))
         guard case .failure(let error) = loadPolicy(tree) else {
             Issue.record("a refused directory loaded")
@@ -318,7 +318,7 @@ struct DropInDirectoryTests {
     }
 
     @Test func aRefusedDropInFileRefusesAndAnUnreadableOneIsSkipped() {
-        var tree = MemoryACLTree([topLevelPath: "allow all\ninclude /etc/qemu/d/\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow all\ninclude /etc/qemu/d/\n"])
         tree.add("/etc/qemu/d/a.conf", "deny br0\n")
         tree.refuse("/etc/qemu/d/b.conf", .notOwnedByRoot(bytes("/etc/qemu/d/b.conf"), owner: 1000))
         guard case .failure(let error) = loadPolicy(tree) else {
@@ -327,7 +327,7 @@ struct DropInDirectoryTests {
         }
         #expect(error.description == "/etc/qemu/bridge.conf:2: include refused: " + ACLFileProblem.notOwnedByRoot(bytes("/etc/qemu/d/b.conf"), owner: 1000).description)
 
-        var skipping = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
+        let skipping = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
         skipping.add("/etc/qemu/d/a.conf", "allow br0\n")
         skipping.directory("/etc/qemu/d/", .names([bytes("a.conf"), bytes("private.conf")]))
         #expect((try? loadPolicy(skipping).get().rules.map(\.description)) == ["allow br0"])
@@ -335,7 +335,7 @@ struct DropInDirectoryTests {
     }
 
     @Test func namesThatLeaveTheDirectoryAreIgnored() throws {
-        var tree = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
+        let tree = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
         tree.add("/etc/qemu/x.conf", "allow evil\n")
         tree.add("/etc/qemu/d/ok.conf", "allow br0\n")
         tree.directory("/etc/qemu/d/", .names([bytes("../x.conf"), bytes("ok.conf"), bytes("a/b.conf"), bytes(".."), bytes("ok.conf\0.x")]))
@@ -343,7 +343,7 @@ struct DropInDirectoryTests {
     }
 
     @Test func aDirectoryCountsItsFilesAgainstTheLimitAtOnce() {
-        var tree = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
+        let tree = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
         for index in 0..<5 { tree.add("/etc/qemu/d/\(index).conf", "allow br\(index)\n") }
         var limits = ACLLimits()
         limits.maximumFiles = 5
@@ -357,7 +357,7 @@ struct DropInDirectoryTests {
     }
 
     @Test func aDropInThatIncludesItsDirectoryIsACycle() {
-        var tree = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
+        let tree = MemoryACLTree([topLevelPath: "include /etc/qemu/d/\n"])
         tree.add("/etc/qemu/d/a.conf", "include /etc/qemu/d/\n")
         guard case .failure(let error) = loadPolicy(tree) else {
             Issue.record("a directory including itself loaded")
@@ -375,7 +375,7 @@ struct DeviceLoadTests {
                                     alternatives: [InterfaceName.test("mgmt")])
 
     @Test func onlyRulesAboutTheDeviceAreBuilt() throws {
-        var tree = MemoryACLTree([topLevelPath: "allow br0 user=alice\ndeny brmgmt group=interns\ninclude /etc/qemu/d/\nallow all max=2\nallow mgmt\nallow ALL\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow br0 user=alice\ndeny brmgmt group=interns\ninclude /etc/qemu/d/\nallow all max=2\nallow mgmt\nallow ALL\n"])
         tree.add("/etc/qemu/d/a.conf", "allow br9\nallow brmgmt uid=5\n")
         let full = try loadPolicy(tree).get()
         let partial = try PolicyLoader.load(path: bytes(topLevelPath), from: tree, device: Self.device).get()
@@ -402,7 +402,7 @@ struct DeviceLoadTests {
     }
 
     @Test func droppedRulesCountAgainstTheLimitAtTheirLine() {
-        var tree = MemoryACLTree([topLevelPath: "allow br1\n# c\nallow br2\ninclude /etc/qemu/i.conf\nallow br3\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow br1\n# c\nallow br2\ninclude /etc/qemu/i.conf\nallow br3\n"])
         tree.add("/etc/qemu/i.conf", "allow mgmt\nallow br4\n")
         for maximum in 1...6 {
             var limits = ACLLimits()

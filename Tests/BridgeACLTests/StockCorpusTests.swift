@@ -14,7 +14,7 @@ struct StockCorpusTests {
     @Test(arguments: StockCorpus.cases)
     func bridgekeeperDecidesAsTheCorpusSays(_ testCase: StockCase) throws {
         guard !testCase.needsRealReader else { return }
-        var tree = MemoryACLTree()
+        let tree = MemoryACLTree()
         for file in testCase.files where !testCase.unreadable.contains(file.path) {
             tree.add(file.path, contents: file.contents)
         }

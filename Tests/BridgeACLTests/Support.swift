@@ -20,7 +20,7 @@ func location(_ path: String, _ line: Int) -> BridgeACL.SourceLocation {
 /// An in-memory file tree for `PolicyLoader`: every file gets its own identity (device 1, inode
 /// in insertion order) unless it is added as a link to another path. Paths not in the tree load
 /// as `.unavailable`, like a missing or unreadable file.
-struct MemoryACLTree: ACLFileSource {
+final class MemoryACLTree: ACLFileSource {
     private(set) var files: [[UInt8]: ACLFileLoad] = [:]
     private var nextInode: UInt64 = 1
 
@@ -28,28 +28,28 @@ struct MemoryACLTree: ACLFileSource {
         for (path, text) in texts { add(path, text) }
     }
 
-    mutating func add(_ path: String, _ text: String) { add(path, contents: bytes(text)) }
+    func add(_ path: String, _ text: String) { add(path, contents: bytes(text)) }
 
-    mutating func add(_ path: String, contents: [UInt8]) {
+    func add(_ path: String, contents: [UInt8]) {
         files[bytes(path)] = .contents(contents, identity: FileIdentity(device: 1, inode: nextInode))
         nextInode += 1
     }
 
     /// `path` is another name (hard link, bind mount) for the file at `existing`: same identity.
-    mutating func link(_ path: String, to existing: String) {
+    func link(_ path: String, to existing: String) {
         files[bytes(path)] = files[bytes(existing)]
     }
 
-    mutating func refuse(_ path: String, _ problem: ACLFileProblem) { files[bytes(path)] = .refused(problem) }
+    func refuse(_ path: String, _ problem: ACLFileProblem) { files[bytes(path)] = .refused(problem) }
 
     /// A refusal in the tree's own words (`ACLFileProblem.other`).
-    mutating func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(.other(bytes(path), reason)) }
+    func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(.other(bytes(path), reason)) }
 
     /// Directory answers set by a test; otherwise a directory lists the files directly below it
     /// (every name, so the loader's own filter is exercised), or is unavailable if it has none.
     var directories: [[UInt8]: ACLDirectoryLoad] = [:]
 
-    mutating func directory(_ path: String, _ answer: ACLDirectoryLoad) { directories[bytes(path)] = answer }
+    func directory(_ path: String, _ answer: ACLDirectoryLoad) { directories[bytes(path)] = answer }
 
     func load(path: [UInt8]) -> ACLFileLoad { files[path] ?? .unavailable }
 

@@ -38,7 +38,7 @@ struct VolumeLimitTests {
     /// 1 MiB of comments and d.conf fills the rest up to `total` bytes.
     func bytesTree(total: Int) -> MemoryACLTree {
         let top = "allow br0\ninclude /etc/qemu/a.conf\ninclude /etc/qemu/b.conf\ninclude /etc/qemu/c.conf\ninclude /etc/qemu/d.conf\n"
-        var tree = MemoryACLTree([topLevelPath: top])
+        let tree = MemoryACLTree([topLevelPath: top])
         for file in ["a", "b", "c"] { tree.add("/etc/qemu/\(file).conf", contents: comments(Self.mib)) }
         tree.add("/etc/qemu/d.conf", contents: comments(total - 3 * Self.mib - bytes(top).count))
         return tree
@@ -64,7 +64,7 @@ struct VolumeLimitTests {
     @Test func twoHundredMebibytesOfAllowAllStopAtTheDirectiveLimit() {
         var top = ""
         for index in 1...200 { top += "include /etc/qemu/big/i\(index).conf\n" }
-        var tree = MemoryACLTree([topLevelPath: top])
+        let tree = MemoryACLTree([topLevelPath: top])
         let big = lines("allow all\n", Self.mib / 10)
         for index in 1...200 { tree.add("/etc/qemu/big/i\(index).conf", contents: big) }
         // Directive 1 is the include on line 1; line N of i1.conf is directive N + 1.
@@ -76,7 +76,7 @@ struct VolumeLimitTests {
     @Test func twoHundredMebibytesOfCommentsStopAtTheByteLimit() {
         var top = ""
         for index in 1...200 { top += "include /etc/qemu/big/c\(index).conf\n" }
-        var tree = MemoryACLTree([topLevelPath: top])
+        let tree = MemoryACLTree([topLevelPath: top])
         let big = comments(Self.mib)  // one buffer shared by the 200 files
         for index in 1...200 { tree.add("/etc/qemu/big/c\(index).conf", contents: big) }
         expectFailure(loadPolicy(tree), .tooManyBytes(at: location(topLevelPath, 4), limit: 4 << 20),
@@ -86,7 +86,7 @@ struct VolumeLimitTests {
     /// 100,000 directives: the top-level file's `allow br0` and three includes, and 33,332
     /// longest-name rules in each included file.
     func directivesTree(extra: Int) -> MemoryACLTree {
-        var tree = MemoryACLTree([topLevelPath: "allow br0\ninclude /etc/qemu/a.conf\ninclude /etc/qemu/b.conf\ninclude /etc/qemu/c.conf\n"])
+        let tree = MemoryACLTree([topLevelPath: "allow br0\ninclude /etc/qemu/a.conf\ninclude /etc/qemu/b.conf\ninclude /etc/qemu/c.conf\n"])
         tree.add("/etc/qemu/a.conf", contents: lines("deny abcdefghijklmno\n", 33_332))
         tree.add("/etc/qemu/b.conf", contents: lines("deny abcdefghijklmno\n", 33_332))
         tree.add("/etc/qemu/c.conf", contents: lines("deny abcdefghijklmno\n", 33_332 + extra))
@@ -153,7 +153,7 @@ struct VolumeLimitTests {
     @Test func tenThousandIncludesAndTenThousandRulesFit() throws {
         var top = ""
         for index in 1...10_000 { top += "include /etc/qemu/users/u\(index).conf\n" }
-        var tree = MemoryACLTree([topLevelPath: top])
+        let tree = MemoryACLTree([topLevelPath: top])
         tree.add("/etc/qemu/users/u42.conf", contents: lines("deny abcdefghijklmno\n", 10_000) + bytes("allow br0\n"))
         guard case .success(let policy) = loadPolicy(tree) else {
             Issue.record("expected the policy to load")

@@ -9,8 +9,9 @@ func repeated(_ character: Character, _ count: Int) -> [UInt8] {
 }
 
 /// An in-memory ACL tree: path -> file text; anything else is unavailable.
-struct MemoryACLTree: ACLFileSource {
+final class MemoryACLTree: ACLFileSource {
     let files: [String: String]
+    init(files: [String: String]) { self.files = files }
     func load(path: [UInt8]) -> ACLFileLoad {
         guard let key = String(validating: path, as: UTF8.self), let text = files[key],
               let index = files.keys.sorted().firstIndex(of: key) else { return .unavailable }

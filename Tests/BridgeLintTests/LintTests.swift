@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct CleanFiles {
     @Test func aCleanFileHasNoDiagnostics() {
-        var host = MemoryHost([topLevelPath: "# lab\nallow br0\n\tallow\tbr1\ndeny  br2  \r\n", "/etc/qemu/lab.conf": "allow br2\n"])
+        let host = MemoryHost([topLevelPath: "# lab\nallow br0\n\tallow\tbr1\ndeny  br2  \r\n", "/etc/qemu/lab.conf": "allow br2\n"])
         host.device("br0")
         host.device("br1")
         host.device("br2")
@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func includesAreCountedAndCheckedToo() {
-        var host = MemoryHost([topLevelPath: "include /etc/qemu/lab.conf\n", "/etc/qemu/lab.conf": "allow br0\n"])
+        let host = MemoryHost([topLevelPath: "include /etc/qemu/lab.conf\n", "/etc/qemu/lab.conf": "allow br0\n"])
         host.device("br0")
         #expect(lintText(host) == ["2 files read, 0 errors, 0 warnings"])
     }
@@ -23,7 +23,7 @@ import Testing
 
 @Suite struct Errors {
     @Test func everySyntaxErrorIsReportedWithItsColumn() {
-        var host = MemoryHost([topLevelPath: "allow br0\nAllow br1\ndeny br0 br1\ninclude rel.conf\nallow br0 user=a,\ndeny\nallow abcdefghijklmnop\nallow a\0b\n"])
+        let host = MemoryHost([topLevelPath: "allow br0\nAllow br1\ndeny br0 br1\ninclude rel.conf\nallow br0 user=a,\ndeny\nallow abcdefghijklmnop\nallow a\0b\n"])
         host.device("br0")
         #expect(lintText(host) == [
             "/etc/qemu/bridge.conf:2:1: error: unknown keyword 'Allow' (expected allow, deny, include or a # comment)",
@@ -40,7 +40,7 @@ import Testing
 
     @Test func theWalkGoesOnPastAnIncludeWithErrors() {
         // The helper stops at inc.conf's first line; lint reports it and still reads the rest.
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "include /etc/qemu/inc.conf\ninclude /etc/qemu/b.conf\n",
             "/etc/qemu/inc.conf": "bogus line\ninclude /\n",
             "/etc/qemu/b.conf": "allow br0\n",
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func cyclesRefusedIncludesAndDepth() {
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "include /etc/qemu/a.conf\ninclude /etc/qemu/unsafe.conf\nallow br0\n",
             "/etc/qemu/a.conf": "include /etc/qemu/bridge.conf\n",
         ])
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func nestingDepthAndFileCount() {
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "include /etc/qemu/1.conf\n",
             "/etc/qemu/1.conf": "include /etc/qemu/2.conf\n",
             "/etc/qemu/2.conf": "include /etc/qemu/3.conf\n",
@@ -94,7 +94,7 @@ import Testing
             "/etc/qemu/bridge.conf:0:0: error: /etc/qemu/bridge.conf does not exist or is not readable by this user",
             "0 files read, 1 error, 0 warnings",
         ])
-        var host = MemoryHost()
+        let host = MemoryHost()
         host.refuse(topLevelPath, "/etc/qemu is writable by group or others (mode 0777); run chmod go-w on it")
         #expect(lintText(host) == [
             "/etc/qemu/bridge.conf:0:0: error: /etc/qemu is writable by group or others (mode 0777); run chmod go-w on it",
@@ -105,7 +105,7 @@ import Testing
 
 @Suite struct Warnings {
     @Test func missingAndUnreadableIncludes() {
-        var host = MemoryHost([topLevelPath: "include /etc/qemu/gone.conf\ninclude   /etc/qemu/alice.conf\nallow br0\n"])
+        let host = MemoryHost([topLevelPath: "include /etc/qemu/gone.conf\ninclude   /etc/qemu/alice.conf\nallow br0\n"])
         host.add("/etc/qemu/alice.conf", "deny br0\n")
         host.hide("/etc/qemu/alice.conf")
         host.device("br0")
@@ -120,7 +120,7 @@ import Testing
     }
 
     @Test func aDenyInAFileSomeUsersCannotReadDeniesThemNothing() {
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "allow br0\ninclude /etc/qemu/lab.conf\n",
             "/etc/qemu/lab.conf": "deny br0\ninclude /etc/qemu/inner.conf\n",
             "/etc/qemu/inner.conf": "deny all\n",
@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func deadAllows() {
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "allow br0\nallow br1\nallow all\ninclude /etc/qemu/lab.conf\ndeny br0\n",
             "/etc/qemu/lab.conf": "allow br2\ndeny br2\n",
         ])
@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func denyAllKillsEveryAllow() {
-        var host = MemoryHost([topLevelPath: "allow all\nallow br0\ndeny all\n"])
+        let host = MemoryHost([topLevelPath: "allow all\nallow br0\ndeny all\n"])
         host.device("br0")
         #expect(lintText(host) == [
             "/etc/qemu/bridge.conf:1:1: warning: 'allow all' is dead: 'deny all' at /etc/qemu/bridge.conf:3 always overrides it",
@@ -163,7 +163,7 @@ import Testing
     }
 
     @Test func aDenyOfAnAlternativeNameKillsTheAllow() {
-        var host = MemoryHost([topLevelPath: "allow br0\nallow lab0\nallow br1\ndeny lab1\ndeny br1\n"])
+        let host = MemoryHost([topLevelPath: "allow br0\nallow lab0\nallow br1\ndeny lab1\ndeny br1\n"])
         host.device("br0", alternatives: ["lab0", "lab1"])
         host.device("br1")
         #expect(lintText(host) == [
@@ -172,7 +172,7 @@ import Testing
             "/etc/qemu/bridge.conf:3:1: warning: 'allow br1' is dead: 'deny br1' at /etc/qemu/bridge.conf:5 always overrides it",
             "1 file read, 0 errors, 3 warnings",
         ])
-        var reverse = MemoryHost([topLevelPath: "allow lab0\ndeny br0\n"])
+        let reverse = MemoryHost([topLevelPath: "allow lab0\ndeny br0\n"])
         reverse.device("br0", alternatives: ["lab0"])
         #expect(lintText(reverse) == [
             "/etc/qemu/bridge.conf:1:1: warning: 'allow lab0' is dead: 'deny br0' at /etc/qemu/bridge.conf:2 always overrides it ('lab0' is an alternative name of 'br0')",
@@ -181,7 +181,7 @@ import Testing
     }
 
     @Test func bridgesThatDoNotExistOrAreNotBridges() {
-        var host = MemoryHost([topLevelPath: "allow br9\ndeny  veth0\nallow all\n"])
+        let host = MemoryHost([topLevelPath: "allow br9\ndeny  veth0\nallow all\n"])
         host.device("veth0", kind: "veth")
         #expect(lintText(host) == [
             "/etc/qemu/bridge.conf:1:7: warning: bridge 'br9' does not exist in this network namespace",
@@ -198,7 +198,7 @@ import Testing
 
 @Suite struct StockDivergences {
     func lines(_ text: String) -> [String] {
-        var host = MemoryHost([topLevelPath: text])
+        let host = MemoryHost([topLevelPath: text])
         host.device("br0")
         return lintText(host)
     }
@@ -254,7 +254,7 @@ import Testing
 
 @Suite struct Rendering {
     @Test func jsonHasTheSameFactsAndEscapes() {
-        var host = MemoryHost([topLevelPath: "allow br\"0\ninclude /etc/qemu/\u{1b}.conf\n"])
+        let host = MemoryHost([topLevelPath: "allow br\"0\ninclude /etc/qemu/\u{1b}.conf\n"])
         host.device("br\"0")
         let result = lintResult(host)
         #expect(result.json == """
@@ -271,7 +271,7 @@ import Testing
     @Test func sortedByFileThenLineWithoutDuplicates() {
         // The same missing include twice in one file: two lines; the same file included twice
         // (a diamond): its diagnostics once.
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "include /etc/qemu/b.conf\ninclude /etc/qemu/a.conf\ninclude /etc/qemu/b.conf\n",
             "/etc/qemu/a.conf": "allow br9\n",
             "/etc/qemu/b.conf": "include /etc/qemu/gone\n",

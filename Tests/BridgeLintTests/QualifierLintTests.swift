@@ -6,7 +6,7 @@ import Testing
 /// without VLAN filtering, and what the stock helper makes of qualified lines.
 @Suite struct QualifierNames {
     func host(_ text: String) -> MemoryHost {
-        var host = MemoryHost([topLevelPath: text])
+        let host = MemoryHost([topLevelPath: text])
         host.device("br0")
         host.device("br1")
         host.user("alice", 2001)
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func unknownNamesAreErrorsAtTheirColumn() {
-        var host = MemoryHost([
+        let host = MemoryHost([
             topLevelPath: "include /etc/qemu/lab.conf\n",
             "/etc/qemu/lab.conf": "deny br0 user=ghost\nallow br1 user=alice,ghost group=lab,nolab\nallow br0 group=nolab\n",
         ])
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func aUserAndAGroupOfOneNameAreLookedUpApart() {
-        var host = host("allow br0 user=lab\nallow br1 group=alice\n")
+        let host = host("allow br0 user=lab\nallow br1 group=alice\n")
         host.device("br0")
         let found = lintText(host).filter { $0.contains("error:") }
         #expect(found == [
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func aFailedLookupIsOneWarningPerName() {
-        var host = host("deny br0 group=ldapgroup\nallow br1 group=ldapgroup\nallow br1 user=alice\n")
+        let host = host("deny br0 group=ldapgroup\nallow br1 group=ldapgroup\nallow br1 user=alice\n")
         host.failLookUp("ldapgroup", errno: 111)
         let found = lintText(host).filter { !$0.contains("stock") }
         #expect(found == [
@@ -77,7 +77,7 @@ import Testing
 
 @Suite struct QualifierVlans {
     func lines(_ text: String, _ state: VlanFiltering?, kind: String? = "bridge") -> [String] {
-        var host = MemoryHost([topLevelPath: text])
+        let host = MemoryHost([topLevelPath: text])
         host.device("br0", alternatives: ["lab0"], kind: kind)
         if let state { host.filter("br0", state) }
         return lintText(host).filter { !$0.contains("stock") }
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func anAlternativeNameIsChecked() {
-        var host = MemoryHost([topLevelPath: "allow lab0 vlan=30\n"])
+        let host = MemoryHost([topLevelPath: "allow lab0 vlan=30\n"])
         host.device("br0", alternatives: ["lab0"])
         host.filter("lab0", .off)
         #expect(lintText(host).contains(
@@ -130,7 +130,7 @@ import Testing
 
 @Suite struct QualifierStockReading {
     func lines(_ files: KeyValuePairs<String, String>) -> [String] {
-        var host = MemoryHost(files)
+        let host = MemoryHost(files)
         host.device("br0")
         host.device("br1")
         host.group("lab", 3000)

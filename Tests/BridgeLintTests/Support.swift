@@ -10,7 +10,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 /// paths that are refused as the real reader would, paths that exist but cannot be read,
 /// restricted files (not readable by every user) and the devices of the network namespace.
 /// Anything else is missing.
-struct MemoryHost: ACLFileSource, LintSystem {
+final class MemoryHost: ACLFileSource, LintSystem {
     private(set) var files: [[UInt8]: ACLFileLoad] = [:]
     private var nextInode: UInt64 = 1
     var unreadable: Set<[UInt8]> = []
@@ -29,20 +29,20 @@ struct MemoryHost: ACLFileSource, LintSystem {
         for (path, text) in texts { add(path, text) }
     }
 
-    mutating func add(_ path: String, _ text: String) { add(path, contents: bytes(text)) }
+    func add(_ path: String, _ text: String) { add(path, contents: bytes(text)) }
 
-    mutating func add(_ path: String, contents: [UInt8]) {
+    func add(_ path: String, contents: [UInt8]) {
         files[bytes(path)] = .contents(contents, identity: FileIdentity(device: 1, inode: nextInode))
         nextInode += 1
     }
 
-    mutating func link(_ path: String, to existing: String) { files[bytes(path)] = files[bytes(existing)] }
-    mutating func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(.other(bytes(path), reason)) }
-    mutating func hide(_ path: String) { unreadable.insert(bytes(path)) }
-    mutating func restrict(_ path: String, _ reason: String) { restricted[bytes(path)] = reason }
+    func link(_ path: String, to existing: String) { files[bytes(path)] = files[bytes(existing)] }
+    func refuse(_ path: String, _ reason: String) { files[bytes(path)] = .refused(.other(bytes(path), reason)) }
+    func hide(_ path: String) { unreadable.insert(bytes(path)) }
+    func restrict(_ path: String, _ reason: String) { restricted[bytes(path)] = reason }
 
     /// A device with its names; kind "bridge" unless given.
-    mutating func device(_ canonical: String, alternatives: [String] = [], kind: String? = "bridge") {
+    func device(_ canonical: String, alternatives: [String] = [], kind: String? = "bridge") {
         let lookup = LinkLookup.present(canonical: bytes(canonical), alternatives: alternatives.map(bytes),
                                         kind: kind.map(bytes))
         for name in [canonical] + alternatives { devices[bytes(name)] = lookup }
@@ -63,10 +63,10 @@ struct MemoryHost: ACLFileSource, LintSystem {
 
     func absence(of path: [UInt8]) -> Absence { unreadable.contains(path) ? .unreadable : .missing }
     func restriction(of path: [UInt8]) -> String? { restricted[path] }
-    mutating func user(_ name: String, _ uid: UInt32) { users[bytes(name)] = uid }
-    mutating func group(_ name: String, _ gid: UInt32) { groups[bytes(name)] = gid }
-    mutating func failLookUp(_ name: String, errno: Int32) { failing[bytes(name)] = errno }
-    mutating func filter(_ bridge: String, _ state: VlanFiltering) { filtering[bytes(bridge)] = state }
+    func user(_ name: String, _ uid: UInt32) { users[bytes(name)] = uid }
+    func group(_ name: String, _ gid: UInt32) { groups[bytes(name)] = gid }
+    func failLookUp(_ name: String, errno: Int32) { failing[bytes(name)] = errno }
+    func filter(_ bridge: String, _ state: VlanFiltering) { filtering[bytes(bridge)] = state }
 
     func vlanFiltering(of name: InterfaceName) -> VlanFiltering { filtering[name.bytes] ?? .on }
 

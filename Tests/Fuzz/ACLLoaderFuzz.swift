@@ -25,12 +25,18 @@ public func aclLoaderFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-struct FuzzTree: ACLFileSource {
+final class FuzzTree: ACLFileSource {
     static let topLevel = utf8("/etc/qemu/bridge.conf")
     static func path(_ index: Int) -> [UInt8] { index == 0 ? topLevel : utf8("/etc/qemu/f\(index).conf") }
 
     var files: [[UInt8]: ACLFileLoad] = [:]
     var limits = ACLLimits()
+
+    /// A copy of `other` (the loader's sources are classes; the properties below change a copy).
+    init(copying other: FuzzTree) {
+        files = other.files
+        limits = other.limits
+    }
 
     init(_ input: [UInt8]) {
         let config = input.first ?? 0
@@ -268,7 +274,7 @@ enum ACLLoaderFuzz {
 
     static func replacingTopLevel(_ tree: FuzzTree, with contents: [UInt8]) -> FuzzTree? {
         guard case .contents(_, let identity) = tree.load(path: FuzzTree.topLevel) else { return nil }
-        var changed = tree
+        let changed = FuzzTree(copying: tree)
         changed.files[FuzzTree.topLevel] = .contents(contents, identity: identity)
         return changed
     }

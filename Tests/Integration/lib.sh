@@ -20,7 +20,9 @@ BK_HELPER=$(it_abs "${BK_HELPER:-.build-helper/release/bridgekeeper-helper}")
 BK_HOOKS_HELPER=$(it_abs "${BK_HOOKS_HELPER:-.build-testhooks/release/bridgekeeper-helper}")
 BK_CLI=$(it_abs "${BK_CLI:-.build/release/bridgekeeper}")
 BK_STOCK=$(it_abs "${BK_STOCK:-/usr/lib/qemu/qemu-bridge-helper}")
-export BK_HELPER BK_HOOKS_HELPER BK_CLI BK_STOCK
+# The helper's Swift runtime: embedded (the Makefile's default, HELPER_RUNTIME) or regular.
+BK_HELPER_RUNTIME=${BK_HELPER_RUNTIME:-embedded}
+export BK_HELPER BK_HOOKS_HELPER BK_CLI BK_STOCK BK_HELPER_RUNTIME
 
 IT_NAME=$(basename "$0" .sh)
 IT_PASSED=0
