@@ -419,6 +419,7 @@ private struct LoadState {
     /// The index of the first `\n` in `base[from..<to]`, or `to`: eight bytes per step (the
     /// newline search touches every byte of a 10,000-rule policy; BridgeACL has no libc for
     /// `memchr`).
+    @_optimize(speed)
     static func newline(in base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
         let raw = UnsafeRawPointer(base)
         var index = from

@@ -41,6 +41,7 @@ extension Grammar {
 
     /// The scan itself, over `count` bytes at `bytes` (the line without its `\n`): each byte
     /// is looked at once, through `classes`; this runs for every line of a 10,000-rule policy.
+    @_optimize(speed)  // also in the helper's size-optimised (Embedded) build: the hot loop
     static func quickScan(_ bytes: UnsafePointer<UInt8>, count: Int, device: DeviceFilter) -> QuickScan {
         var end = count
         // CRLF: the full parser trims the `\r` off the last token (or drops it alone).
@@ -144,6 +145,40 @@ extension Grammar {
         "RRRRRRRRRQRRRRRRRRRRRRRRRRRRRRRRQPPPPPPPPPPPXPPT@@@@@@@@@@\\PPXPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR"
     }
 
+    /// The high bit of each byte of `word` (little-endian: byte 0 lowest) that is a blank or
+    /// unusual (below 0x21 or from 0x7F on). Exact for the lowest flagged byte, which is all the
+    /// scan asks of it (borrows run only upward, from a byte that is flagged itself).
+    @inline(__always) @_optimize(speed)
+    static func specialBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below = (word &- 0x2121_2121_2121_2121) & ~word
+        let delete = word ^ 0x7F7F_7F7F_7F7F_7F7F
+        return (word | below | ((delete &- ones) & ~delete)) & highs
+    }
+
+    /// The union of `classes` over eight printable bytes (no blank or unusual byte among them).
+    @inline(__always) @_optimize(speed)
+    static func wordClasses(_ word: UInt64) -> UInt8 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // A zero byte in word ^ c marks a byte c: '/' 0x2F, ':' 0x3A, '=' 0x3D, ',' 0x2C.
+        let slash = word ^ 0x2F2F_2F2F_2F2F_2F2F
+        let colon = word ^ 0x3A3A_3A3A_3A3A_3A3A
+        let equals = word ^ 0x3D3D_3D3D_3D3D_3D3D
+        let comma = word ^ 0x2C2C_2C2C_2C2C_2C2C
+        let slashes = (slash &- ones) & ~slash
+        let colons = (colon &- ones) & ~colon
+        let others = ((equals &- ones) & ~equals) | ((comma &- ones) & ~comma)
+        var classes: UInt8 = 0
+        if (slashes | colons) & highs != 0 { classes |= notInInterfaceName }
+        if (colons | others) & highs != 0 { classes |= notInName }
+        // A byte below '0', or above '9' (every byte is below 0x7F, so adding 0x46 carries
+        // into no other byte).
+        if (((word &- 0x3030_3030_3030_3030) & ~word) | (word &+ 0x4646_4646_4646_4646)) & highs != 0 { classes |= nonDigit }
+        return classes
+    }
+
     /// A cursor over one line's bytes.
     private struct Scanner {
         let bytes: UnsafePointer<UInt8>
@@ -163,11 +198,31 @@ extension Grammar {
         }
 
         /// One token up to a blank or the end, with the union of its bytes' classes; nil on an
-        /// unusual byte (the full parser's errors and `isspace()` trimming live there).
-        @inline(__always)
+        /// unusual byte (the full parser's errors and `isspace()` trimming live there). Eight
+        /// bytes at a time while eight remain in the line, then byte by byte through the table.
+        @inline(__always) @_optimize(speed)
         mutating func token() -> (range: Range<Int>, classes: UInt8)? {
             let start = index
             var classes: UInt8 = 0
+            let raw = UnsafeRawPointer(bytes)
+            while end - index >= 8 {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let special = Grammar.specialBytes(word)
+                if special == 0 {
+                    classes |= Grammar.wordClasses(word)
+                    index += 8
+                    continue
+                }
+                // The bytes before the first blank or unusual byte; the rest of the word reads
+                // as '0', which has no class here.
+                let plain = special.trailingZeroBitCount / 8
+                let keep: UInt64 = plain == 0 ? 0 : ~0 >> UInt64(64 - 8 * plain)
+                classes |= Grammar.wordClasses((word & keep) | (0x3030_3030_3030_3030 & ~keep))
+                index += plain
+                let byte = bytes[index]
+                if byte != 0x20 && byte != 0x09 { return nil }
+                return (start..<index, classes)
+            }
             while index < end {
                 let byteClass = table[Int(bytes[index])] &- 0x40
                 if byteClass & (Grammar.blank | Grammar.unusual) != 0 {
@@ -209,11 +264,30 @@ extension Grammar {
         }
     }
 
+    /// Whether `count` bytes at `left` equal those of `right` (which holds at least `count`):
+    /// a word at a time, with overlapping loads for the tail, never outside either range (names
+    /// share prefixes, br-u00001 and br-u05000, so a byte loop walks most of them).
     @inline(__always)
     private static func memcmpEqual(_ left: UnsafePointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>, _ count: Int) -> Bool {
+        guard let rightBase = right.baseAddress else { return count == 0 }
+        let a = UnsafeRawPointer(left)
+        let b = UnsafeRawPointer(rightBase)
+        if count >= 8 {
+            var offset = 0
+            while offset + 8 <= count {
+                if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+                offset += 8
+            }
+            return offset == count
+                || a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        }
+        if count >= 4 {
+            return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+                && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        }
         var offset = 0
         while offset < count {
-            if left[offset] != right[offset] { return false }
+            if left[offset] != rightBase[offset] { return false }
             offset += 1
         }
         return true

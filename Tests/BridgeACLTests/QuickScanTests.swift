@@ -92,6 +92,30 @@ struct QuickScanTests {
         #expect(answered > validRules / 2, "answered \(answered) of \(validRules) valid rules about other bridges")
     }
 
+    /// Random tokens of every length the word-at-a-time scan meets (1 to 24 bytes), from bytes
+    /// that matter to it (separators of names, digits, blanks, `#`, unusual bytes), in every
+    /// position of a rule.
+    @Test func randomTokensAgreeWithTheFullParser() {
+        let alphabet: [UInt8] = Array("abz09_-.#/:=,".utf8) + [0x20, 0x09, 0x7E, 0x21, 0x7F, 0x80, 0xFF, 0x00, 0x0D, 0x0B]
+        let plain: [UInt8] = Array("abcxyz0123456789_-.".utf8)
+        var rng = SplitMix64(seed: 0x7175_6963_6b00_0003)
+        func token(_ rare: Bool) -> [UInt8] {
+            (0..<Int.random(in: 1...24, using: &rng)).map { _ in
+                rare && Int.random(in: 0..<6, using: &rng) == 0 ? alphabet.randomElement(using: &rng)! : plain.randomElement(using: &rng)!
+            }
+        }
+        var answered = 0
+        for round in 0..<30_000 {
+            let rare = round % 2 == 0
+            var line = bytes(["allow ", "deny ", "include /"][round % 3])
+            line += token(rare)
+            if round % 5 != 0 { line += bytes([" user=", " group=", " uid=", "\tmax=", " vlan="][round % 5]) + token(rare) }
+            if round % 7 == 0 { line += bytes(" isolated") }
+            if Self.check(line) != .slow { answered += 1 }
+        }
+        #expect(answered > 3_000, "answered \(answered)")
+    }
+
     /// Every single-byte change of a typical line: no answer the full parser contradicts.
     @Test func everyByteOfATypicalLine() {
         let base = bytes("allow br-u00001 user=u00001 max=2 # x\r")
