@@ -281,6 +281,7 @@ private struct LoadState {
         // be boxed and checked for exclusive access on every line).
         var pass = FirstPass(droppedStart: droppedLines.count,
                              capacity: Swift.min(bytes.count / 16, Self.bufferedDirectiveLimit))
+        droppedLines.reserveCapacity(droppedLines.count + Swift.min(bytes.count / 16, 65_536))
         var syntaxError: SyntaxError?
         var start = bytes.startIndex
         var number = 0

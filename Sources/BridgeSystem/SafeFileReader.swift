@@ -389,24 +389,35 @@ public final class SafeFileReader: ACLFileSource {
         let limit = ACLFileRules.maximumFileSize
         if info.st_size > limit { return .refused(.tooLarge(path, limit: limit)) }
         // Read in place into a buffer sized from the file, plus one byte to see EOF (a 280 KB
-        // policy is read once, not copied chunk by chunk into a growing array); a file that
-        // grows meanwhile grows the buffer, up to one byte over the limit.
-        var contents = [UInt8](repeating: 0, count: min(limit, Int(info.st_size)) + 1)
-        var total = 0
-        while true {
-            if total == contents.count {
-                if total > limit { return .refused(.tooLarge(path, limit: limit)) }
-                contents.append(contentsOf: repeatElement(0, count: min(limit + 1, 2 * total) - total))
+        // policy is read once, neither zero-filled nor copied chunk by chunk into a growing
+        // array); a file that grew since the fstat is read on in chunks, up to one byte over
+        // the limit.
+        var failed: Errno?
+        var filled = false
+        var contents = [UInt8](unsafeUninitializedCapacity: min(limit, Int(info.st_size)) + 1) { buffer, initialized in
+            var total = 0
+            while total < buffer.count, let base = buffer.baseAddress {
+                let count = retryingOnInterrupt { read(file.rawValue, base + total, buffer.count - total) }
+                if count < 0 { failed = .current; break }
+                if count == 0 { break }
+                total += count
             }
-            let count = contents.withUnsafeMutableBytes { raw in
-                retryingOnInterrupt { read(file.rawValue, raw.baseAddress.map { $0 + total }, raw.count - total) }
-            }
-            if count < 0 { return .refused(.systemError(path, operation: "read failed", error: Errno.current.description)) }
-            if count == 0 { break }
-            total += count
+            filled = total == buffer.count
+            initialized = total
         }
-        if total > limit { return .refused(.tooLarge(path, limit: limit)) }
-        contents.removeLast(contents.count - total)
+        if filled && failed == nil {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while contents.count <= limit {
+                let count = chunk.withUnsafeMutableBytes { raw in
+                    retryingOnInterrupt { read(file.rawValue, raw.baseAddress, raw.count) }
+                }
+                if count < 0 { failed = .current; break }
+                if count == 0 { break }
+                contents += chunk.prefix(count)
+            }
+        }
+        if let failed { return .refused(.systemError(path, operation: "read failed", error: failed.description)) }
+        if contents.count > limit { return .refused(.tooLarge(path, limit: limit)) }
         return .contents(contents, identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
