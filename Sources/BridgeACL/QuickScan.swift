@@ -103,18 +103,14 @@ extension Grammar {
                 bit = bytes[start] == UInt8(ascii: "u") ? 2 : 8
                 scan.index += 4
                 guard let number = scan.decimal(), number <= 4_294_967_294 else { return .slow }
-            } else if scan.hasPrefix("max=") {
-                scan.index += 4
+            } else if scan.hasPrefix("max=") || scan.hasPrefix("vlan=") {
+                // An option of an allow, a number in its range.
+                let isMax = bytes[start] == UInt8(ascii: "m")
+                let range = isMax ? RuleOptions.maxTapsRange : RuleOptions.vlanRange
+                scan.index += isMax ? 4 : 5
                 guard isAllow, let number = scan.decimal(),
-                      number >= UInt64(RuleOptions.maxTapsRange.lowerBound),
-                      number <= UInt64(RuleOptions.maxTapsRange.upperBound) else { return .slow }
-                bit = 16
-            } else if scan.hasPrefix("vlan=") {
-                scan.index += 5
-                guard isAllow, let number = scan.decimal(),
-                      number >= UInt64(RuleOptions.vlanRange.lowerBound),
-                      number <= UInt64(RuleOptions.vlanRange.upperBound) else { return .slow }
-                bit = 32
+                      number >= UInt64(range.lowerBound), number <= UInt64(range.upperBound) else { return .slow }
+                bit = isMax ? 16 : 32
             } else if scan.hasPrefix("isolated") {
                 scan.index += 8
                 // Only `isolated` itself, on an allow (`isolated=1`, `isolatedx`: the parser's).
