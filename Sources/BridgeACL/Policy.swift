@@ -377,16 +377,15 @@ private struct LoadState {
 
     /// One directive of a file being expanded, counted against `maximumDirectives`.
     mutating func handle(_ directive: Directive, depth: Int) -> PolicyError? {
-        directivesRead += 1
         switch directive {
         case .rule(let rule):
+            directivesRead += 1
             if directivesRead > limits.maximumDirectives {
                 return .tooManyDirectives(at: rule.location, limit: limits.maximumDirectives)
             }
             rules.append(rule)
             return nil
         case .include(let includePath, let location):
-            directivesRead -= 1
             return handleInclude(includePath, at: location, depth: depth)
         }
     }

@@ -295,16 +295,10 @@ public final class SafeFileReader: ACLFileSource {
         // 9,999 other users' files in the per-user include pattern. Denied here means denied
         // by open(2) too (the same permission check, before open's own). Everything that may
         // be read still goes through every check of `openChecked`.
-        let readable = withUnsafeTemporaryAllocation(of: CChar.self, capacity: name.count + 1) { buffer in
-            var index = 0
-            for byte in name {
-                buffer[index] = CChar(bitPattern: byte)
-                index += 1
-            }
-            buffer[index] = 0
+        let readable = Self.withCName(name) { cName in
             // (No buffer cannot happen for one byte or more; openChecked would then refuse.)
-            guard let base = buffer.baseAddress else { return true }
-            return faccessat(directory.descriptor.rawValue, base, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0
+            guard let cName else { return true }
+            return faccessat(directory.descriptor.rawValue, cName, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0
         }
         if !readable { return classify(.current, at: path) }
         switch openChecked(name, in: directory.descriptor.borrowed, as: .file, walked: path) {
@@ -321,8 +315,13 @@ public final class SafeFileReader: ACLFileSource {
 
     private func openChecked(_ name: ArraySlice<UInt8>, in directory: BorrowedDescriptor, as kind: Kind,
                              walked: [UInt8]) -> Opened {
-        // The NUL-terminated name on the stack: no allocation, and no access to the reader's
-        // stored properties (each one an exclusivity check) per include.
+        Self.withCName(name) { cName in openChecked(cName, in: directory, as: kind, walked: walked) }
+    }
+
+    /// Calls `body` with `name` NUL-terminated on the stack: no allocation, and no access to the
+    /// reader's stored properties (each one an exclusivity check) per include.
+    private static func withCName<Result: ~Copyable>(_ name: ArraySlice<UInt8>,
+                                                     _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: name.count + 1) { buffer in
             var index = 0
             for byte in name {
@@ -330,7 +329,7 @@ public final class SafeFileReader: ACLFileSource {
                 index += 1
             }
             buffer[index] = 0
-            return openChecked(UnsafePointer(buffer.baseAddress), in: directory, as: kind, walked: walked)
+            return body(UnsafePointer(buffer.baseAddress))
         }
     }
 
