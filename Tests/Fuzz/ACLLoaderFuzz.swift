@@ -252,7 +252,9 @@ enum ACLLoaderFuzz {
             }
         }
         var firstAllow: Rule?, firstDeny: Rule?
-        for rule in policy.rules where matches(rule) {
+        // The stock reading: a rule with qualifiers names a bridge with spaces in its name,
+        // which no device has (a regression input holds `allow !vi1 gid=1`).
+        for rule in policy.rules where rule.isStock && matches(rule) {
             if rule.action == .allow, firstAllow == nil { firstAllow = rule }
             if rule.action == .deny, firstDeny == nil { firstDeny = rule }
         }
