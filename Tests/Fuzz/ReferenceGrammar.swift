@@ -61,6 +61,9 @@ enum ReferenceGrammar {
         var max: Int?
         var vlan: Int?
         var isolated = false
+
+        /// No qualifier at all: a rule the stock helper reads as written.
+        var isEmpty: Bool { self == Qualifiers() }
     }
 
     struct Failure: Error, Equatable {
