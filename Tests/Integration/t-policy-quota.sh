@@ -57,6 +57,19 @@ q_expected() {
     for k in "${!Q_FDS[@]}"; do [ "${Q_FDS[$k]}" = -1 ] || names+=("${Q_TAPS[$k]}"); done
     IT_TAPS_EXPECTED=$(printf '%s\n' "${names[@]}" | sed '/^$/d' | sort | paste -sd ' ')
 }
+# q_refused_at_3 [EXTRA-TAP...]: the caller's next request on br0 is refused by the quota with
+# a count of 3, and leaves no TAP beyond the holds (and the extra names given).
+q_refused_at_3() {
+    q_expected "$@"
+    it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
+    it_assert_try refused "$(quota_msg 3)"
+}
+# q_release_all_checked: closes every hold; then no TAP may be left.
+q_release_all_checked() {
+    q_release_all
+    IT_TAPS_EXPECTED=""
+    it_expect_no_taps
+}
 
 # =============================================================================================
 # 1. The race: 20 requests at once under max=3, five rounds over the three modes. Every round
@@ -108,9 +121,7 @@ for m in $IT_MODES; do
     p=t-policy-quota/$LABEL
     it_begin
     for k in 1 2 3; do q_hold "${AS[@]}" +++ --br br0; done
-    q_expected
-    it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-    it_assert_try refused "$(quota_msg 3)"
+    q_refused_at_3
     # The marks the count read: the caller's uid and the granting rule, on br0.
     for tap in "${Q_TAPS[@]}"; do
         it_expect "mark of $tap" "bridgekeeper uid=$CALLER_UID rule=$RULE" "$(cat "/sys/class/net/$tap/ifalias" 2>/dev/null)"
@@ -123,12 +134,8 @@ for m in $IT_MODES; do
     it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
     it_assert_try attached "" bridge=br0
     q_hold "${AS[@]}" +++ --br br0
-    q_expected
-    it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-    it_assert_try refused "$(quota_msg 3)"
-    q_release_all
-    IT_TAPS_EXPECTED=""
-    it_expect_no_taps
+    q_refused_at_3
+    q_release_all_checked
     it_end "$p/closing-a-holder-frees-the-quota"
 done
 
@@ -145,14 +152,10 @@ for m in $IT_MODES; do
     for tap in "${Q_TAPS[@]}"; do
         it_expect "tun owner of $tap" "$OTHER_UID" "$(cat "/sys/class/net/$tap/owner" 2>/dev/null)"
     done
-    q_expected
-    it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-    it_assert_try refused "$(quota_msg 3)"
+    q_refused_at_3
     it_run "${OTHER[@]}" "$CLI" try --helper "$HELPER" --br br0
     it_assert_try attached "" bridge=br0
-    q_release_all
-    IT_TAPS_EXPECTED=""
-    it_expect_no_taps
+    q_release_all_checked
     it_end "$p/set-owner-does-not-move-the-count"
 done
 
@@ -168,12 +171,8 @@ for m in $IT_MODES; do
     for k in 1 2 3; do q_hold "${OTHER[@]}" +++ --br br0; done
     for k in 1 2 3; do q_hold "${AS[@]}" +++ --br br1; done
     for k in 1 2 3; do q_hold "${AS[@]}" +++ --br br0; done
-    q_expected
-    it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-    it_assert_try refused "$(quota_msg 3)"
-    q_release_all
-    IT_TAPS_EXPECTED=""
-    it_expect_no_taps
+    q_refused_at_3
+    q_release_all_checked
     it_end "$p/other-users-and-other-bridges-do-not-count"
 done
 
@@ -190,9 +189,7 @@ ptap=$(it_field tap)
 it_expect "persistent TAP's mark" "bridgekeeper uid=$CALLER_UID rule=$RULE" "$(cat "/sys/class/net/$ptap/ifalias" 2>/dev/null)"
 it_expect "persistent TAP's bridge" br0 "$(basename "$(readlink "/sys/class/net/$ptap/master" 2>/dev/null)")"
 for k in 1 2; do q_hold "${AS[@]}" +++ --br br0; done
-q_expected "$ptap"
-it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
-it_assert_try refused "$(quota_msg 3)"
+q_refused_at_3 "$ptap"
 it_end "$p/persistent-tap-still-counts"
 
 it_begin
@@ -203,9 +200,7 @@ q_expected
 it_expect_no_taps
 it_run "${AS[@]}" "$CLI" try --helper "$HELPER" --br br0
 it_assert_try attached "" bridge=br0
-q_release_all
-IT_TAPS_EXPECTED=""
-it_expect_no_taps
+q_release_all_checked
 it_end "$p/reaping-the-persistent-tap-frees-the-quota"
 
 it_summary
