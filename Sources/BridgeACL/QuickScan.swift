@@ -2,14 +2,13 @@
 /// device:)`): a site's policy can hold 10,000 rules, one per user's bridge, of which the helper
 /// needs the few naming its device, while every other line must still be checked.
 ///
-/// `Grammar.quickScan` recognises the common shapes of the lines that decide nothing about the
-/// device (blank lines, comments, and allow/deny rules about another bridge, with simple
-/// qualifiers) in one pass over the bytes, and answers `.slow` for everything else, which the
-/// full parser then reads as before (its errors, its rules, includes). It never answers for a
-/// line the full parser would refuse or keep: every shape it accepts is a strict subset of the
-/// grammar (printable ASCII tokens, one value per list, no duplicate key), which
-/// `QuickScanTests` checks against the full parser line by line, on tables and on generated
-/// lines.
+/// `Grammar.quickScan` recognises the common shapes in one pass over the bytes: blank lines,
+/// comments, allow/deny rules about another bridge with simple qualifiers, and include lines.
+/// It answers `.slow` for everything else, which the full parser then reads as before (its
+/// errors, the rules about the device). It never answers differently from the full parser:
+/// every shape it accepts is a strict subset of the grammar (printable ASCII tokens, one value
+/// per list, no duplicate key), which `QuickScanTests` and the `acl-loader` fuzzer check
+/// against the full parser.
 extension Grammar {
     public enum QuickScan: Equatable, Sendable {
         /// A blank line or a comment.
