@@ -44,6 +44,19 @@ public protocol ACLFileSource: AnyObject {
     /// Lists a drop-in directory; `path` ends with `/`. The loader loads each name it returns
     /// with `load(path:)`, so every check of an ACL file applies to each drop-in file.
     func list(directory path: [UInt8]) -> ACLDirectoryLoad
+    /// Which of one file's include lines name files that are certainly unavailable (`load`
+    /// would return `.unavailable`), asked once per file after its first pass, before its
+    /// includes are expanded in order. `bytes[ranges[i]]` is the path of the i-th include line
+    /// as written (a source answers only for paths `load` would read as files); the answer has one element per range (true: unavailable),
+    /// or is nil for no answers. A true answer is skipped exactly as `load` returning
+    /// `.unavailable` would be, after the same limit checks; every other include is loaded.
+    /// The default answers nothing. The helper's reader asks the kernel about 10,000 per-user
+    /// files at once, on every CPU, instead of one at a time in order.
+    func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]?
+}
+
+extension ACLFileSource {
+    public func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]? { nil }
 }
 
 /// Limits that keep a hostile or broken file tree from exhausting the helper.
@@ -227,6 +240,8 @@ private struct LoadState {
         let droppedStart: Int
         /// A run of dropped rules is one `Kept.dropped`, whose end is written when the run ends.
         var runStart: Int?
+        /// How many `Kept.include` items were seen.
+        var includes = 0
 
         init(droppedStart: Int, capacity: Int) {
             self.droppedStart = droppedStart
@@ -297,6 +312,7 @@ private struct LoadState {
             case .include(let range):
                 pass.keep(.include((start + range.lowerBound)..<(start + range.upperBound), line: number),
                           lines: &droppedLines, buffered: &buffered)
+                pass.includes += 1
             case .slow:
                 switch Grammar.parse(line, path: path, lineNumber: number, keeping: keeping) {
                 case .failure(let error): syntaxError = error
@@ -321,12 +337,29 @@ private struct LoadState {
         defer { chain.removeLast() }
         var failure: PolicyError?
         if keepingAll {
+            var unavailable: [Bool]?
+            if pass.includes >= 2 {
+                var ranges: [Range<Int>] = []
+                ranges.reserveCapacity(pass.includes)
+                for item in kept {
+                    if case .include(let range, _) = item { ranges.append(range) }
+                }
+                unavailable = source.unavailable(includes: bytes, at: ranges)
+                if unavailable?.count != ranges.count { unavailable = nil }
+            }
+            var includeIndex = 0
             for item in kept {
                 switch item {
                 case .directive(let directive): failure = handle(directive, depth: depth)
                 case .dropped(let range): failure = countDropped(droppedLines[range], path: path)
                 case .include(let range, let line):
-                    failure = handleInclude(Array(bytes[range]), at: SourceLocation(path: path, line: line), depth: depth)
+                    let location = SourceLocation(path: path, line: line)
+                    if let unavailable, unavailable[includeIndex] {
+                        failure = skipInclude(at: location, depth: depth)
+                    } else {
+                        failure = handleInclude(Array(bytes[range]), at: location, depth: depth)
+                    }
+                    includeIndex += 1
                 }
                 if case .some = failure { break }
             }
@@ -392,11 +425,34 @@ private struct LoadState {
 
     /// One include line of a file being expanded, counted against `maximumDirectives`.
     mutating func handleInclude(_ includePath: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
+        if let failure = countInclude(at: location) { return failure }
+        return include(includePath, at: location, depth: depth + 1)
+    }
+
+    mutating func countInclude(at location: SourceLocation) -> PolicyError? {
         directivesRead += 1
         if directivesRead > limits.maximumDirectives {
             return .tooManyDirectives(at: location, limit: limits.maximumDirectives)
         }
-        return include(includePath, at: location, depth: depth + 1)
+        return nil
+    }
+
+    /// An include of a file the source already said is unavailable: what `handleInclude`
+    /// does for it, in the same order (count, depth, file limit), without loading it.
+    mutating func skipInclude(at location: SourceLocation, depth: Int) -> PolicyError? {
+        if let failure = countInclude(at: location) { return failure }
+        if let failure = checkDepth(depth + 1, at: location) { return failure }
+        if let failure = checkFileCount(at: location) { return failure }
+        skipped.append(location)
+        return nil
+    }
+
+    func checkDepth(_ depth: Int, at location: SourceLocation) -> PolicyError? {
+        depth > limits.maximumDepth ? .tooDeep(at: location, limit: limits.maximumDepth) : nil
+    }
+
+    func checkFileCount(at location: SourceLocation) -> PolicyError? {
+        filesRead.count >= limits.maximumFiles ? .tooManyFiles(at: location, limit: limits.maximumFiles) : nil
     }
 
     /// Calls `body` with each line (without its `\n`) and its 1-based number, exactly the lines
@@ -438,7 +494,7 @@ private struct LoadState {
     }
 
     mutating func include(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
-        if depth > limits.maximumDepth { return .tooDeep(at: location, limit: limits.maximumDepth) }
+        if let failure = checkDepth(depth, at: location) { return failure }
         if path.last == UInt8(ascii: "/") { return includeDirectory(path, at: location, depth: depth) }
         return includeFile(path, at: location, depth: depth)
     }
@@ -479,9 +535,7 @@ private struct LoadState {
     }
 
     mutating func includeFile(_ path: [UInt8], at location: SourceLocation, depth: Int) -> PolicyError? {
-        if filesRead.count >= limits.maximumFiles {
-            return .tooManyFiles(at: location, limit: limits.maximumFiles)
-        }
+        if let failure = checkFileCount(at: location) { return failure }
         switch source.load(path: path) {
         case .unavailable:
             skipped.append(location)

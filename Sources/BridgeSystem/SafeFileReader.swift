@@ -83,29 +83,92 @@ public final class SafeFileReader: ACLFileSource {
         }
     }
 
+    /// Below this many includes from one directory in one file, each include asks the kernel
+    /// itself, in order (starting a thread costs about as much as 50 `faccessat` calls).
+    public static let probeMinimum = 256
+    /// At most this many threads (the caller's included) ask about includes ahead.
+    public static let probeThreads = 4
+
+    /// The per-user pattern (10,000 lines `include /etc/qemu/users/NAME.conf`, each file
+    /// readable only by its user): the includes of one file that name files directly in the
+    /// directory of its first include. That directory is walked and verified now, as the first
+    /// of them would walk it (a failure answers nothing: the includes then report it in order),
+    /// and the kernel is asked with `faccessat` which of the files the caller may read, on up to
+    /// `probeThreads` threads, one per online CPU, all joined before this returns. Only ENOENT
+    /// and EACCES answer "unavailable", the answer `openLeaf` would act on; a readable file and
+    /// any other error are loaded in order with every check, as without this.
+    public func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]? {
+        guard ranges.count >= Self.probeMinimum, let base = bytes.baseAddress else { return nil }
+        // The directory of the first include, walked like `load` walks it.
+        let first = bytes[ranges[0]]
+        guard first.first == UInt8(ascii: "/"), first.last != UInt8(ascii: "/"),
+              let slash = first.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let directoryPath = Array(bytes[first.startIndex..<slash])
+        let components = directoryPath.split(separator: UInt8(ascii: "/"))
+        if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) { return nil }
+        guard case .reached(let directory, inCache: true) = walk(components[...]) else { return nil }
+        lastDirectory = directory
+        lastDirectoryPath = directoryPath[...]
+        // The leaf names of the includes directly below exactly that spelling of it,
+        // NUL-terminated, one after the other; `starts[i]` is where include i's name starts
+        // (-1: not below it, not asked).
+        var length = 0
+        for range in ranges { length += range.count + 1 }
+        let names = UnsafeMutableBufferPointer<CChar>.allocate(capacity: length)
+        let starts = UnsafeMutableBufferPointer<Int>.allocate(capacity: ranges.count)
+        defer {
+            names.deallocate()
+            starts.deallocate()
+        }
+        var used = 0
+        var asked = 0
+        for (index, range) in ranges.enumerated() {
+            guard let leaf = Self.leafStart(of: UnsafeBufferPointer(rebasing: bytes[range]), below: directoryPath[...]) else {
+                starts[index] = -1
+                continue
+            }
+            starts[index] = used
+            var byte = range.lowerBound + leaf
+            while byte < range.upperBound {
+                names[used] = CChar(bitPattern: base[byte])
+                used += 1
+                byte += 1
+            }
+            names[used] = 0
+            used += 1
+            asked += 1
+        }
+        guard asked >= Self.probeMinimum, let namesBase = names.baseAddress, let startsBase = starts.baseAddress else { return nil }
+        let answers = IncludeProbe.ask(directory: directory.descriptor.rawValue, names: UnsafePointer(namesBase),
+                                       starts: UnsafePointer(startsBase), count: ranges.count)
+        return answers.map { $0 == IncludeProbe.unavailable }
+    }
+
     /// Where the last component of `path` starts if `path` is `directory` + `/` + one
     /// component other than `.` and `..` (nil otherwise): the per-user pattern's 10,000
     /// includes from one directory are compared byte for byte, without a walk.
     private static func leafStart(of path: [UInt8], below directory: ArraySlice<UInt8>) -> Int? {
+        path.withUnsafeBufferPointer { bytes in leafStart(of: bytes, below: directory) }
+    }
+
+    private static func leafStart(of bytes: UnsafeBufferPointer<UInt8>, below directory: ArraySlice<UInt8>) -> Int? {
         let count = directory.count
-        guard path.count > count + 1 else { return nil }
-        return path.withUnsafeBufferPointer { bytes -> Int? in
-            directory.withUnsafeBufferPointer { prefix -> Int? in
-                var index = 0
-                while index < count {
-                    if bytes[index] != prefix[index] { return nil }
-                    index += 1
-                }
-                guard bytes[count] == UInt8(ascii: "/") else { return nil }
-                index = count + 1
-                while index < bytes.count {
-                    if bytes[index] == UInt8(ascii: "/") { return nil }
-                    index += 1
-                }
-                let leaf = bytes.count - count - 1
-                if bytes[count + 1] == 0x2E && (leaf == 1 || (leaf == 2 && bytes[count + 2] == 0x2E)) { return nil }
-                return count + 1
+        guard bytes.count > count + 1 else { return nil }
+        return directory.withUnsafeBufferPointer { prefix -> Int? in
+            var index = 0
+            while index < count {
+                if bytes[index] != prefix[index] { return nil }
+                index += 1
             }
+            guard bytes[count] == UInt8(ascii: "/") else { return nil }
+            index = count + 1
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "/") { return nil }
+                index += 1
+            }
+            let leaf = bytes.count - count - 1
+            if bytes[count + 1] == 0x2E && (leaf == 1 || (leaf == 2 && bytes[count + 2] == 0x2E)) { return nil }
+            return count + 1
         }
     }
 
@@ -435,4 +498,88 @@ private final class VerifiedDirectory {
     var children: [ArraySlice<UInt8>: VerifiedDirectory] = [:]
 
     init(_ descriptor: consuming FileDescriptor) { self.descriptor = descriptor }
+}
+
+/// `faccessat` for many names of one directory, on several threads (`SafeFileReader`'s
+/// `unavailable(includes:at:)`).
+private enum IncludeProbe {
+    /// Not asked (not below the directory), or an error other than ENOENT and EACCES.
+    static let unknown: UInt8 = 0
+    /// `faccessat` said yes; every check of opening still follows, in order.
+    static let readable: UInt8 = 1
+    /// ENOENT or EACCES: skipped like any unavailable include.
+    static let unavailable: UInt8 = 2
+
+    /// What the threads share: raw pointers only (no reference counting across threads).
+    /// Each thread claims the next `batch` names from `claimed` until none is left, so a
+    /// thread that starts late or runs on a busy CPU leaves more to the others; each answer
+    /// is written by the one thread that claimed it, and read after every thread is joined.
+    private struct Job {
+        var directory: Int32
+        var names: UnsafePointer<CChar>
+        var starts: UnsafePointer<Int>
+        var answers: UnsafeMutablePointer<UInt8>
+        var count: Int
+        var claimed: UnsafeMutablePointer<Int>
+        static let batch = 32
+    }
+
+    /// The answer for each of `count` names (`names + starts[i]`; `starts[i] < 0`: unknown),
+    /// asked by this thread and up to `probeThreads - 1` others (one per online CPU). A thread
+    /// that cannot start (RLIMIT_NPROC, memory) leaves more to the others; none outlives this.
+    static func ask(directory: Int32, names: UnsafePointer<CChar>, starts: UnsafePointer<Int>, count: Int) -> [UInt8] {
+        var answers = [UInt8](repeating: unknown, count: count)
+        var claimed = 0
+        answers.withUnsafeMutableBufferPointer { answers in
+            guard let answersBase = answers.baseAddress else { return }
+            withUnsafeMutablePointer(to: &claimed) { claimed in
+                var job = Job(directory: directory, names: names, starts: starts, answers: answersBase,
+                              count: count, claimed: claimed)
+                withUnsafeMutablePointer(to: &job) { job in
+                    let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+                    let threads = Swift.max(1, Swift.min(SafeFileReader.probeThreads, cpus > 0 ? cpus : 1))
+                    var started: [pthread_t] = []
+                    var attributes = pthread_attr_t()
+                    if threads > 1 && pthread_attr_init(&attributes) == 0 {
+                        // The loop needs a few hundred bytes of stack; the default (RLIMIT_STACK,
+                        // often 8 MiB) would count against the address space the helper keeps.
+                        _ = pthread_attr_setstacksize(&attributes, 64 << 10)
+                        for _ in 1..<threads {
+                            var thread = pthread_t()
+                            let created = pthread_create(&thread, &attributes, { raw in
+                                if let raw { IncludeProbe.answer(raw.assumingMemoryBound(to: Job.self).pointee) }
+                                return nil
+                            }, UnsafeMutableRawPointer(job))
+                            if created == 0 { started.append(thread) }
+                        }
+                        _ = pthread_attr_destroy(&attributes)
+                    }
+                    answer(job.pointee)
+                    for thread in started { _ = pthread_join(thread, nil) }
+                }
+            }
+        }
+        return answers
+    }
+
+    private static func answer(_ job: Job) {
+        while true {
+            let first = job.claimed.withMemoryRebound(to: CLong.self, capacity: 1) { bk_claim($0, CLong(Job.batch)) }
+            var index = Int(first)
+            let end = Swift.min(index + Job.batch, job.count)
+            if index >= end { return }
+            while index < end {
+                let start = job.starts[index]
+                if start >= 0 {
+                    if faccessat(job.directory, job.names + start, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0 {
+                        job.answers[index] = readable
+                    } else {
+                        let error = errno
+                        job.answers[index] = error == ENOENT || error == EACCES ? unavailable : unknown
+                    }
+                }
+                index += 1
+            }
+        }
+    }
 }

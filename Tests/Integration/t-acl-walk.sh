@@ -300,6 +300,56 @@ done
 mode_select r
 w_try users/10000-includes-root-reads-all-and-stops-at-256-files refused "${P}$CONF:257: more than 256 files included in total"
 
+# The kernel is asked about the 10,000 files at once, on up to 4 threads (one per CPU), before
+# the includes are expanded in order. Whichever thread asked, the answers are the caller's: one
+# reader of two files, u00042 (allow) and u09999 (deny), at the two ends of the list, gets the
+# deny; each reads its own; with no thread to spare (RLIMIT_NPROC) the answers are the same.
+USER42_9999=(setpriv --reuid=65534 --regid=20042 --groups=29999 --)
+USER9999=(setpriv --reuid=65534 --regid=29999 --clear-groups --)
+for mode in s c; do
+    mode_select "$mode" "${USER42_9999[@]}"
+    w_try users/10000-includes-reader-of-the-first-and-last-gets-the-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
+    mode_select "$mode" "${USER9999[@]}"
+    w_try users/10000-includes-reader-of-the-last-gets-its-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
+    # bkrun and the helper are the caller's two processes: no room for a thread.
+    mode_select "$mode" "${USER42[@]}" prlimit --nproc=2:2 --
+    w_try users/10000-includes-no-thread-to-spare-reads-its-own attached ""
+    mode_select "$mode" "${USER42_9999[@]}" prlimit --nproc=2:2 --
+    w_try users/10000-includes-no-thread-to-spare-gets-the-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
+done
+
+# What the threads do, seen by strace (root runs the setuid copy, so it reads every file): the
+# kernel is asked about each of the 10,000 files exactly once before the first of them is
+# opened, by min(CPUs, 4) threads, and every thread but the helper's own has exited by then
+# (the includes are expanded in order by one thread, as before).
+it_begin
+cpus=$(nproc)
+threads_expected=$((cpus < 4 ? cpus : 4))
+[ "$cpus" -ge 2 ] || it_problem "this check needs at least 2 CPUs to show more than one thread; this machine has $cpus"
+trace=$BK_SCRATCH/strace-users.txt
+bk_tun_mode 0600
+it_run strace -f -qq -o "$trace" -e trace=execve,faccessat2,openat,exit,clone3,clone "$BKRUN" "$H_SETUID" --use-vnet '--fd={fd}' --br=br0
+it_expect "exit status" 1 "$IT_RC"
+it_expect "stderr" "${P}$CONF:257: more than 256 files included in total"$'\n' "$IT_ERR"
+helper_pid=$(grep -F "execve(\"$H_SETUID\"" "$trace" | grep ' = 0$' | awk '{print $1; exit}')
+[ -n "$helper_pid" ] || it_problem "expected the helper's execve in the trace, got none"
+first_open=$(grep -nE '^[0-9]+ +openat\(-?[0-9]+, "u[0-9]{5}\.conf"' "$trace" | head -n 1 | cut -d: -f1)
+[ -n "$first_open" ] || it_problem "expected the helper to open u00001.conf, got no such openat"
+probe=$(head -n "$((${first_open:-1} - 1))" "$trace" | grep -E '^[0-9]+ +faccessat2\(-?[0-9]+, "u[0-9]{5}\.conf"')
+# (10,001: the first include's own check in order, before its open, is the last of them.)
+it_expect "faccessat2 calls on per-user files before the first is opened" 10001 "$(grep -c . <<<"$probe")"
+it_expect "distinct per-user files asked about" 10000 "$(grep -oE '"u[0-9]{5}\.conf"' <<<"$probe" | sort -u | wc -l)"
+it_expect "threads that asked (min(CPUs, 4))" "$threads_expected" "$(awk '{print $1}' <<<"$probe" | sort -u | wc -l)"
+for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u); do
+    line=$(grep -nE "^$tid +exit\(0\)" "$trace" | head -n 1 | cut -d: -f1)
+    if [ -z "$line" ]; then
+        it_problem "expected thread $tid to exit, got no exit in the trace"
+    elif [ "$line" -gt "${first_open:-0}" ]; then
+        it_problem "expected thread $tid to exit (trace line $line) before the first include is opened (line $first_open)"
+    fi
+done
+it_end "t-acl-walk/setuid-root/users/probe-threads-ask-once-and-exit-before-the-includes-are-read"
+
 # Timing against the stock helper on the same tree, as the gid-20042 user in setuid mode: the
 # best of 5 alternating runs each (the machine is shared; the best run is the least disturbed).
 # /dev/net/tun 0666: the stock helper opens it after giving up root.

@@ -26,6 +26,13 @@
 extern "C" {
 #endif
 
+/// Claims the next `amount` items of work shared by threads (SafeFileReader's include probe):
+/// an atomic fetch-and-add, which Swift has only through the Synchronization module. Relaxed:
+/// it only divides the work; the results reach the joining thread through pthread_join.
+static inline long bk_claim(long *counter, long amount) {
+    return __atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
+}
+
 /// IFNAMSIZ (16): interface names are at most 15 bytes plus the terminating NUL.
 enum { bk_ifnamsiz = 16 };
 
