@@ -15,7 +15,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 MODE       ?= setuid
 # LINK=dynamic (default): glibc linked dynamically, everything else static (Embedded Swift's
 # standard library and libcap; HELPER_RUNTIME=regular: the Swift runtime, libstdc++, libgcc too),
-# PIE, no RUNPATH. NEEDED is exactly libc.so.6 and libm.so.6 (regular: and ld-linux, for
+# PIE, no RUNPATH. NEEDED is exactly libc.so.6 (regular: and libm.so.6 and ld-linux, for
 # __tls_get_addr and the unwinder's _dl_find_object): user and group names resolve through NSS
 # modules (sssd, LDAP, systemd), which only a dynamic glibc can load (a static glibc's
 # getpwnam_r dlopens libnss_systemd for a name that is not in /etc/passwd and crashes).

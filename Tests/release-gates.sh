@@ -107,7 +107,8 @@ else
     # linked in, so no other library's search, version or constructor runs in the privileged
     # process. The Embedded build calls nothing in ld.so itself (no TLS or unwinder from
     # libstdc++/libgcc), so the loader is only its interpreter, not a NEEDED entry.
-    if [ "$runtime" = embedded ]; then glibc_needed="libc.so.6 libm.so.6 "; else glibc_needed="ld-linux-x86-64.so.2 libc.so.6 libm.so.6 "; fi
+    # (Embedded: libm neither, Sources/CHelperEntry/ceil.c.)
+    if [ "$runtime" = embedded ]; then glibc_needed="libc.so.6 "; else glibc_needed="ld-linux-x86-64.so.2 libc.so.6 libm.so.6 "; fi
     needed_is_glibc() {
         local got
         got=$(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')

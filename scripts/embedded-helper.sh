@@ -142,6 +142,6 @@ if [ "$LINKMODE" = static ]; then LDFLAGS+=(-static-pie); else LDFLAGS+=(-pie); 
 mkdir -p "$(dirname "$OUTPUT")"
 "$CLANG" "${LDFLAGS[@]}" -o "$WORK/bridgekeeper-helper" "$CACHE/obj/main.o" "$CACHE/obj/BridgeHelper.o" \
     "$CACHE/obj/BridgeSystem.o" "$CACHE/obj/HelperArguments.o" "$CACHE/obj/BridgeACL.o" "$WORK"/c-*.o \
-    "$LIBCAP" "$UNICODE" -lm
+    "$LIBCAP" "$UNICODE"
 mv -f "$WORK/bridgekeeper-helper" "$OUTPUT"
 echo "$OUTPUT (Embedded Swift, $LINKMODE${HOOKS:+, test hooks})"

@@ -397,7 +397,8 @@ it_switches() {
 # with one line on fd 2 before any of the helper's code runs (README: "Where bridgekeeper
 # differs"); a static build (LINK=static) keeps the helper's own refusal. Tests that lower the
 # descriptor limit to 3 expect whichever applies to the helper under test. (The loader names the
-# first library it could not open: libm.so.6 or libc.so.6, in NEEDED order.)
+# first library it could not open: libc.so.6 for the Embedded helper, libm.so.6 or libc.so.6 for
+# the regular one, in NEEDED order.)
 it_helper_is_dynamic() {
     readelf -lW "${1:-$BK_HELPER}" 2>/dev/null | grep -q 'Requesting program interpreter'
 }
