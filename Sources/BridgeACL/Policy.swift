@@ -149,23 +149,7 @@ public enum PolicyLoader {
     public static func load(path: [UInt8], from source: some ACLFileSource,
                             limits: ACLLimits = ACLLimits(), device: DeviceNames? = nil) -> Result<Policy, PolicyError> {
         var state = LoadState(source: source, limits: limits)
-        if let device {
-            let names = device.all
-            state.filter = Grammar.DeviceFilter(names: names.map { $0.bytes })
-            state.keeping = { token in
-                if Grammar.token(token, is: "all") { return true }
-                for name in names where name.bytes.count == token.count {
-                    var same = true
-                    var index = token.startIndex
-                    for byte in name.bytes where same {
-                        same = token[index] == byte
-                        index += 1
-                    }
-                    if same { return true }
-                }
-                return false
-            }
-        }
+        if let device { state.filter = Grammar.DeviceFilter(names: device.all.map { $0.bytes }) }
         switch source.load(path: path) {
         case .unavailable:
             return .failure(.topLevelUnavailable(path: path))
@@ -194,10 +178,8 @@ private struct LoadState {
     let source: any ACLFileSource
     let limits: ACLLimits
     var rules: [Rule] = []
-    /// Which rules to build, by their bridge token (nil: all of them).
-    var keeping: ((Slice<UnsafeBufferPointer<UInt8>>) -> Bool)?
-    /// The same choice for `Grammar.quickScan`, which settles most lines about other bridges
-    /// before the full parser (nil: no device, every rule is built).
+    /// The device whose rules are built (nil: every rule is): `Grammar.quickScan` settles most
+    /// lines about other bridges with it, and the full parser asks it about the rest.
     var filter: Grammar.DeviceFilter?
     /// The line numbers of rules checked but not built, in file order; `Kept.dropped` ranges
     /// index into it, so they are counted against the limits at their place in the expansion.
@@ -288,10 +270,10 @@ private struct LoadState {
     }
 
     mutating func expand(_ bytes: UnsafeBufferPointer<UInt8>, path: [UInt8], identity: FileIdentity, depth: Int) -> PolicyError? {
-        // A local copy: passing the stored property from a mutating method would retain and
+        // Local copies: passing a stored property from a mutating method would retain and
         // release the closure for every line.
-        let keeping = self.keeping
         let filter = self.filter
+        let keeping: ((Slice<UnsafeBufferPointer<UInt8>>) -> Bool)? = filter.map { filter in { filter.keeps($0) } }
         // The first pass: plain locals and a loop without closures (a captured variable would
         // be boxed and checked for exclusive access on every line).
         var pass = FirstPass(droppedStart: droppedLines.count,

@@ -21,9 +21,24 @@ extension Grammar {
         case slow
     }
 
-    /// The device's names as bytes, for `quickScan`'s comparison.
+    /// The device's names as bytes, for `quickScan`'s comparison and the full parser's choice.
     struct DeviceFilter {
         let names: [[UInt8]]
+
+        /// Whether a rule with this bridge token is built: `all` or one of the names.
+        func keeps(_ token: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+            if Grammar.token(token, is: "all") { return true }
+            for name in names where name.count == token.count {
+                var same = true
+                var index = token.startIndex
+                for byte in name where same {
+                    same = token[index] == byte
+                    index += 1
+                }
+                if same { return true }
+            }
+            return false
+        }
     }
 
     /// The scan of one line (without its `\n`) for a read about the device with these names;
