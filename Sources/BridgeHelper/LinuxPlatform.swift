@@ -151,29 +151,22 @@ public final class LinuxPlatform: HelperPlatform {
         do { index = try InterfaceIoctls().index(of: tap) } catch { throw .tapSetup(.index(tap), error.errno, bridge: name) }
         let netlink: RouteNetlink
         do { netlink = try RouteNetlink() } catch { throw .tapSetup(.netlink, error.errno, bridge: name) }
-        // The mark needs CAP_NET_ADMIN (effective now), so the descriptor's holder cannot change
-        // it later; what the kernel stored is read back below (the kernel would cut a longer
-        // alias silently; the rendering stays within the limit, the read-back proves it).
-        do {
-            try netlink.change(LinkChange.alias(mark, index: index, sequence: netlink.nextSequence()), what: "alias")
-        } catch {
-            throw .tapSetup(.mark(tap), error.errno, bridge: name)
-        }
-        do {
-            try netlink.change(LinkChange.mtu(mtu, index: index, sequence: netlink.nextSequence()), what: "mtu")
-        } catch {
-            throw .tapSetup(.mtu(tap, mtu), error.errno, bridge: name)
-        }
         var mac: [UInt8]
         do { mac = try device.hardwareAddress() } catch { throw .tapSetup(.readAddress(tap), error.errno, bridge: name) }
         // A bridge without a fixed address takes the lowest of its ports' addresses; 0xfe keeps
         // a TAP from ever being that port, so adding a guest does not change the bridge's MAC.
         mac[0] = 0xFE
-        do { try device.setHardwareAddress(mac) } catch { throw .tapSetup(.setAddress(tap), error.errno, bridge: name) }
+        // The mark needs CAP_NET_ADMIN (effective now), so the descriptor's holder cannot change
+        // it later; what the kernel stored is read back below (the kernel would cut a longer
+        // alias silently; the rendering stays within the limit, the read-back proves it).
+        // Address, MTU, mark and bridge go in one request (LinkChange.setUp: the kernel applies
+        // the address before the master). If the kernel refuses it, the same changes are made
+        // one at a time, so the refusal names the one that failed.
         do {
-            try netlink.change(LinkChange.master(bridge.index, index: index, sequence: netlink.nextSequence()), what: "master")
+            try netlink.change(LinkChange.setUp(address: mac, mtu: mtu, alias: mark, master: bridge.index, index: index,
+                                                sequence: netlink.nextSequence()), what: "set-up")
         } catch {
-            throw .tapSetup(.attach, error.errno, bridge: name)
+            try setUpStepwise(netlink, device: device, tap: tap, index: index, bridge: bridge, mtu: mtu, mark: mark, mac: mac)
         }
         let stored: LinkDescription?
         do { stored = try netlink.link(index: index) } catch { throw .tapSetup(.attach, error.errno, bridge: name) }
@@ -197,6 +190,29 @@ public final class LinuxPlatform: HelperPlatform {
             throw .tapSetup(.up(tap), error.errno, bridge: name)
         }
         return ConfiguredTap(device: device, index: index)
+    }
+
+    /// `LinkChange.setUp` one change at a time, in the same order: when the kernel refused the
+    /// whole, this finds the change it refuses and words the refusal for it.
+    private static func setUpStepwise(_ netlink: RouteNetlink, device: borrowing TapDevice, tap: InterfaceName, index: Int32,
+                                      bridge: NetworkDevice, mtu: UInt32, mark: [UInt8], mac: [UInt8]) throws(HelperFailure) {
+        let name = bridge.canonicalName
+        do { try device.setHardwareAddress(mac) } catch { throw .tapSetup(.setAddress(tap), error.errno, bridge: name) }
+        do {
+            try netlink.change(LinkChange.mtu(mtu, index: index, sequence: netlink.nextSequence()), what: "mtu")
+        } catch {
+            throw .tapSetup(.mtu(tap, mtu), error.errno, bridge: name)
+        }
+        do {
+            try netlink.change(LinkChange.alias(mark, index: index, sequence: netlink.nextSequence()), what: "alias")
+        } catch {
+            throw .tapSetup(.mark(tap), error.errno, bridge: name)
+        }
+        do {
+            try netlink.change(LinkChange.master(bridge.index, index: index, sequence: netlink.nextSequence()), what: "master")
+        } catch {
+            throw .tapSetup(.attach, error.errno, bridge: name)
+        }
     }
 
     /// A TAP that is created, configured and attached, with its ifindex.

@@ -461,6 +461,21 @@ public enum LinkChange {
         return request
     }
 
+    /// A new TAP's whole set-up before it is read back, in one request: its address, MTU, mark
+    /// (IFLA_IFALIAS) and bridge (IFLA_MASTER). The kernel's `do_setlink` applies them in that
+    /// order whatever the order of the attributes (address and MTU first, the master last), so
+    /// the bridge never sees the TAP's first address; it stops at the first that fails and
+    /// notifies listeners once for the lot, where four requests notify four times.
+    public static func setUp(address: [UInt8], mtu: UInt32, alias: some Collection<UInt8>, master: Int32,
+                             index: Int32, sequence: UInt32) -> LinkRequest {
+        var request = LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index)
+        request.append(bk_ifla_address, payload: address)
+        request.append(bk_ifla_mtu, uint32: mtu)
+        request.append(bk_ifla_ifalias, string: alias)
+        request.append(bk_ifla_master, uint32: UInt32(bitPattern: master))
+        return request
+    }
+
     /// IFF_UP in `ifi_flags`, with IFF_UP in `ifi_change` so no other flag is touched.
     public static func up(index: Int32, sequence: UInt32) -> LinkRequest {
         LinkRequest(type: bk_rtm_setlink, flags: bk_nlm_f_ack, sequence: sequence, index: index,

@@ -157,6 +157,20 @@ struct NetlinkTapTests {
             """))
     }
 
+    /// A new TAP's set-up in one RTM_SETLINK: IFLA_ADDRESS (1, six bytes padded to 8),
+    /// IFLA_MTU (4), IFLA_IFALIAS (20, NUL-terminated, padded) and IFLA_MASTER (10).
+    @Test func setUpInOneRequest() {
+        #expect(LinkChange.setUp(address: [0xFE, 1, 2, 3, 4, 5], mtu: 1500, alias: bytes("bk"), master: 12,
+                                 index: 7, sequence: 14).finished == hex("""
+            44000000 1300 0500 0e000000 00000000
+            00 00 0000 07000000 00000000 00000000
+            0a00 0100 fe0102030405 0000
+            0800 0400 dc050000
+            0700 1400 626b00 00
+            0800 0a00 0c000000
+            """))
+    }
+
     /// `ip link delete tapN` sends exactly this: RTM_DELLINK (17), REQUEST|ACK, the index.
     @Test func deleteByIndex() {
         #expect(LinkChange.delete(index: 9, sequence: 13).finished == hex("""
