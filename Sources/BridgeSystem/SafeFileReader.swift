@@ -128,12 +128,11 @@ public final class SafeFileReader: ACLFileSource {
                 continue
             }
             starts[index] = used
-            var byte = range.lowerBound + leaf
-            while byte < range.upperBound {
-                names[used] = CChar(bitPattern: base[byte])
-                used += 1
-                byte += 1
+            let length = range.count - leaf
+            if let namesBase = names.baseAddress {
+                UnsafeMutableRawPointer(namesBase + used).copyMemory(from: base + range.lowerBound + leaf, byteCount: length)
             }
+            used += length
             names[used] = 0
             used += 1
             asked += 1
@@ -153,23 +152,17 @@ public final class SafeFileReader: ACLFileSource {
 
     private static func leafStart(of bytes: UnsafeBufferPointer<UInt8>, below directory: ArraySlice<UInt8>) -> Int? {
         let count = directory.count
-        guard bytes.count > count + 1 else { return nil }
-        return directory.withUnsafeBufferPointer { prefix -> Int? in
-            var index = 0
-            while index < count {
-                if bytes[index] != prefix[index] { return nil }
-                index += 1
-            }
-            guard bytes[count] == UInt8(ascii: "/") else { return nil }
-            index = count + 1
-            while index < bytes.count {
-                if bytes[index] == UInt8(ascii: "/") { return nil }
-                index += 1
-            }
-            let leaf = bytes.count - count - 1
-            if bytes[count + 1] == 0x2E && (leaf == 1 || (leaf == 2 && bytes[count + 2] == 0x2E)) { return nil }
-            return count + 1
+        guard bytes.count > count + 1, let base = bytes.baseAddress else { return nil }
+        let samePrefix = directory.withUnsafeBufferPointer { prefix -> Bool in
+            guard count > 0 else { return true }
+            guard let prefix = prefix.baseAddress else { return false }
+            return memcmp(base, prefix, count) == 0
         }
+        guard samePrefix, base[count] == UInt8(ascii: "/") else { return nil }
+        let leaf = bytes.count - count - 1
+        if memchr(base + count + 1, Int32(UInt8(ascii: "/")), leaf) != nil { return nil }
+        if base[count + 1] == 0x2E && (leaf == 1 || (leaf == 2 && base[count + 2] == 0x2E)) { return nil }
+        return count + 1
     }
 
     /// The outcome of walking from `/` to a directory.
