@@ -60,6 +60,23 @@ final class FuzzTree: ACLFileSource {
 
     func load(path: [UInt8]) -> ACLFileLoad { files[path] ?? .unavailable }
 
+    /// Whether this copy answers `unavailable(includes:at:)` (as the helper's reader does for
+    /// the per-user pattern); the loader must load the same with and without the answers.
+    var answering = false
+    /// How many include paths the answering copy was asked about.
+    var asked = 0
+
+    func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]? {
+        guard answering else { return nil }
+        asked += ranges.count
+        return ranges.map { range in
+            let path = Array(bytes[range])
+            if path.last == UInt8(ascii: "/") { return false }
+            if case .unavailable = load(path: path) { return true }
+            return false
+        }
+    }
+
     /// A directory lists every file directly below it (the loader filters the names).
     func list(directory path: [UInt8]) -> ACLDirectoryLoad {
         let names = files.keys.filter { $0.count > path.count && $0.starts(with: path) && !$0[path.count...].contains(UInt8(ascii: "/")) }
@@ -168,6 +185,11 @@ enum ACLLoaderFuzz {
         let names = [br0, x]
         let device = DeviceNames(requested: names[1], canonical: names[0], alternatives: [names[1]])
         let partial = PolicyLoader.load(path: FuzzTree.topLevel, from: tree, limits: tree.limits, device: device)
+        // Answered ahead which includes are unavailable: exactly the same load.
+        let answering = FuzzTree(copying: tree)
+        answering.answering = true
+        let answered = PolicyLoader.load(path: FuzzTree.topLevel, from: answering, limits: tree.limits, device: device)
+        check(answered == partial, "the load for br0 with answered includes is \(answered); without answers \(partial)")
         switch (full, partial) {
         case (.failure(let a), .failure(let b)):
             check(a == b, "the load for br0 fails with \(b); the full load with \(a)")
