@@ -47,9 +47,10 @@ public protocol ACLFileSource: AnyObject {
     /// Which of one file's include lines name files that are certainly unavailable (`load`
     /// would return `.unavailable`), asked once per file after its first pass, before its
     /// includes are expanded in order. `bytes[ranges[i]]` is the path of the i-th include line
-    /// as written (a source answers only for paths `load` would read as files); the answer has one element per range (true: unavailable),
-    /// or is nil for no answers. A true answer is skipped exactly as `load` returning
-    /// `.unavailable` would be, after the same limit checks; every other include is loaded.
+    /// as written; the answer has one element per range (true: unavailable), or is nil for no
+    /// answers. A true answer is skipped exactly as `load` returning `.unavailable` would be,
+    /// after the same limit checks; every other include is loaded (and so is a drop-in
+    /// directory's, ending in `/`, whatever the answer).
     /// The default answers nothing. The helper's reader asks the kernel about 10,000 per-user
     /// files at once, on every CPU, instead of one at a time in order.
     func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]?
@@ -336,7 +337,7 @@ private struct LoadState {
                 case .dropped(let range): failure = countDropped(droppedLines[range], path: path)
                 case .include(let range, let line):
                     let location = SourceLocation(path: path, line: line)
-                    if let unavailable, unavailable[includeIndex] {
+                    if let unavailable, unavailable[includeIndex], bytes[range.upperBound - 1] != UInt8(ascii: "/") {
                         failure = skipInclude(at: location, depth: depth)
                     } else {
                         failure = handleInclude(Array(bytes[range]), at: location, depth: depth)

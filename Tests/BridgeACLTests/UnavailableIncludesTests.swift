@@ -121,6 +121,27 @@ import Testing
         #expect(answeredUnavailable > 500)
     }
 
+    /// A drop-in directory's include (ending in `/`) is listed whatever the answer says.
+    @Test func aDirectoryIncludeIsNeverSkippedByAnAnswer() {
+        final class AllUnavailable: ACLFileSource {
+            let tree: MemoryACLTree
+            init(_ tree: MemoryACLTree) { self.tree = tree }
+            func load(path: [UInt8]) -> ACLFileLoad { tree.load(path: path) }
+            func list(directory path: [UInt8]) -> ACLDirectoryLoad { tree.list(directory: path) }
+            func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]? {
+                ranges.map { _ in true }
+            }
+        }
+        let tree = MemoryACLTree([topLevelPath: "include /x.conf\ninclude /d/\nallow br0\n", "/d/a.conf": "deny br0\n"])
+        guard case .success(let policy) = Self.load(AllUnavailable(tree)) else {
+            Issue.record("did not load")
+            return
+        }
+        #expect(policy.filesRead == [bytes(topLevelPath), bytes("/d/a.conf")])
+        #expect(policy.skippedIncludes == [location(topLevelPath, 1)])
+        #expect(policy.rules.map(\.action) == [.deny, .allow])
+    }
+
     /// An include answered unavailable is skipped even if it would load now: the answer is the
     /// kernel's a moment earlier, the same as a file that became unreadable before its turn.
     @Test func anUnavailableAnswerSkipsTheInclude() {
