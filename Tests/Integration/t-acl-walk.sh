@@ -311,10 +311,11 @@ for mode in s c; do
     w_try users/10000-includes-reader-of-the-first-and-last-gets-the-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
     mode_select "$mode" "${USER9999[@]}"
     w_try users/10000-includes-reader-of-the-last-gets-its-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
-    # bkrun and the helper are the caller's two processes: no room for a thread.
-    mode_select "$mode" "${USER42[@]}" prlimit --nproc=2:2 --
+    # bkrun and the helper are the caller's two processes: no room for a thread. (RLIMIT_NPROC
+    # counts every process of the uid on the machine: a uid nothing else runs as.)
+    mode_select "$mode" setpriv --reuid=64999 --regid=20042 --clear-groups -- prlimit --nproc=2:2 --
     w_try users/10000-includes-no-thread-to-spare-reads-its-own attached ""
-    mode_select "$mode" "${USER42_9999[@]}" prlimit --nproc=2:2 --
+    mode_select "$mode" setpriv --reuid=64999 --regid=20042 --groups=29999 -- prlimit --nproc=2:2 --
     w_try users/10000-includes-no-thread-to-spare-gets-the-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
 done
 
