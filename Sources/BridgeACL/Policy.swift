@@ -466,10 +466,12 @@ private struct LoadState {
         let highs: UInt64 = 0x8080_8080_8080_8080
         let newlines: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
         while to - index >= 8 {
-            // A zero byte in word ^ newlines is a newline; the classic test finds whether any
-            // byte is zero, then the bytes of this word are looked at one by one.
+            // A zero byte in word ^ newlines is a newline. The classic test marks every zero
+            // byte, and can mark a byte above a zero byte wrongly (a borrow), never one below:
+            // the lowest mark (little-endian: the first byte in memory) is the first newline.
             let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ newlines
-            if (word &- ones) & ~word & highs != 0 { break }
+            let zeros = (word &- ones) & ~word & highs
+            if zeros != 0 { return index + zeros.trailingZeroBitCount / 8 }
             index += 8
         }
         while index < to && base[index] != 0x0A { index += 1 }
