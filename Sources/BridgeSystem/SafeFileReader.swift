@@ -66,9 +66,7 @@ public final class SafeFileReader: ACLFileSource {
         // Empty components (`//`) collapse: they name no object, so the walk below checks the
         // same objects as for the single-slash spelling.
         let components = path.split(separator: UInt8(ascii: "/"))
-        if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) {
-            return .refused(.dotComponent(path))
-        }
+        if Self.hasDotComponent(components) { return .refused(.dotComponent(path)) }
         guard let fileName = components.last else { return .refused(.namesDirectory(path)) }
         switch walk(components.dropLast()) {
         case .failed(let load): return load
@@ -105,7 +103,7 @@ public final class SafeFileReader: ACLFileSource {
               let slash = first.lastIndex(of: UInt8(ascii: "/")) else { return nil }
         let directoryPath = Array(bytes[first.startIndex..<slash])
         let components = directoryPath.split(separator: UInt8(ascii: "/"))
-        if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) { return nil }
+        if Self.hasDotComponent(components) { return nil }
         guard case .reached(let directory, inCache: true) = walk(components[...]) else { return nil }
         lastDirectory = directory
         lastDirectoryPath = directoryPath[...]
@@ -236,9 +234,7 @@ public final class SafeFileReader: ACLFileSource {
     public func list(directory path: [UInt8]) -> ACLDirectoryLoad {
         guard path.first == UInt8(ascii: "/") else { return .refused(.notAbsolute(path)) }
         let components = path.split(separator: UInt8(ascii: "/"))
-        if components.contains(where: { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }) {
-            return .refused(.dotComponent(path))
-        }
+        if Self.hasDotComponent(components) { return .refused(.dotComponent(path)) }
         let opened: Opened
         var parent: VerifiedDirectory?
         var parentInCache = false
@@ -279,7 +275,7 @@ public final class SafeFileReader: ACLFileSource {
         do throws(SystemError) {
             fd = try FileDescriptor.open("/", O_RDONLY | O_DIRECTORY)
         } catch {
-            if error.errno == .noSuchFile || error.errno == .permissionDenied { return .failed(.unavailable) }
+            if Self.meansUnavailable(error.errno) { return .failed(.unavailable) }
             return .failed(.refused(.systemError(slash, operation: nil, error: error.errno.description)))
         }
         let info: stat
@@ -354,7 +350,7 @@ public final class SafeFileReader: ACLFileSource {
         let readable = Self.withCName(name) { cName in
             // (No buffer cannot happen for one byte or more; openChecked would then refuse.)
             guard let cName else { return true }
-            return faccessat(directory.descriptor.rawValue, cName, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0
+            return Self.mayRead(cName, in: directory.descriptor.rawValue)
         }
         if !readable { return classify(.current, at: path) }
         switch openChecked(name, in: directory.descriptor.borrowed, as: .file, walked: path) {
@@ -476,10 +472,25 @@ public final class SafeFileReader: ACLFileSource {
         return .contents(contents, identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
+    /// Whether an error means "unavailable": ENOENT or EACCES (skip an include).
+    static func meansUnavailable(_ error: Errno) -> Bool { error == .noSuchFile || error == .permissionDenied }
+
+    /// Whether the caller may read `name` in `directory` (a symlink is not followed), asked of
+    /// the kernel before any stat or open; on false, errno says why. Called from the include
+    /// probe's threads too: it touches nothing but its arguments.
+    static func mayRead(_ name: UnsafePointer<CChar>, in directory: Int32) -> Bool {
+        faccessat(directory, name, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0
+    }
+
+    /// `.` or `..` among a path's components (refused: `..` would leave a checked directory).
+    static func hasDotComponent(_ components: [ArraySlice<UInt8>]) -> Bool {
+        components.contains { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) }
+    }
+
     /// ENOENT and EACCES make a file "unavailable" (one value, so the message for a private file
     /// never tells whether it exists); everything else is a refusal naming the path.
     private func classify(_ error: Errno, at walked: [UInt8]) -> ACLFileLoad {
-        if error == .noSuchFile || error == .permissionDenied { return .unavailable }
+        if Self.meansUnavailable(error) { return .unavailable }
         return .refused(.systemError(walked, operation: nil, error: error.description))
     }
 }
@@ -564,11 +575,10 @@ private enum IncludeProbe {
             while index < end {
                 let start = job.starts[index]
                 if start >= 0 {
-                    if faccessat(job.directory, job.names + start, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0 {
+                    if SafeFileReader.mayRead(job.names + start, in: job.directory) {
                         job.answers[index] = readable
                     } else {
-                        let error = errno
-                        job.answers[index] = error == ENOENT || error == EACCES ? unavailable : unknown
+                        job.answers[index] = SafeFileReader.meansUnavailable(.current) ? unavailable : unknown
                     }
                 }
                 index += 1
