@@ -291,12 +291,25 @@ public struct NetlinkMessage: Equatable, Sendable {
 public final class RouteNetlink {
     let socket: FileDescriptor
     private var sequence: UInt32 = 0
+    /// Where every datagram lands: allocated once and never cleared, so a reply touches only the
+    /// pages it fills (zeroing 32 KiB per request cost the helper 8 page faults a request).
+    private let datagram: UnsafeMutableRawBufferPointer
+
+    /// The largest datagram taken; a longer one is an error (EMSGSIZE), never cut short or waited
+    /// past. The kernel keeps a link's alternative names under 64 KiB (IFLA_PROP_LIST is a u16-sized
+    /// attribute), so any one link fits, with 400 names of 127 bytes (t-h-round2).
+    static let datagramCapacity = 98304
 
     public init() throws(SystemError) {
         socket = try FileDescriptor.socket(domain: bk_af_netlink, type: Int32(SOCK_RAW.rawValue), protocol: bk_netlink_route)
+        datagram = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.datagramCapacity, alignment: 8)
         // Errors come back without a copy of the request.
         var on: Int32 = 1
         _ = setsockopt(socket.rawValue, bk_sol_netlink, bk_netlink_cap_ack, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit {
+        datagram.deallocate()
     }
 
     public func nextSequence() -> UInt32 {
@@ -376,11 +389,9 @@ public final class RouteNetlink {
         try send(message, what: what)
         var links: [Entry] = []
         var interrupted = false
-        var buffer = [UInt8](repeating: 0, count: 32768)
         while true {
-            let count = try receive(into: &buffer, what: what)
-            guard let count else { continue }
-            for reply in NetlinkMessage.split(buffer[0..<count]) where reply.sequence == expected {
+            guard let bytes = try receive(what: what) else { continue }
+            for reply in NetlinkMessage.split(bytes[...]) where reply.sequence == expected {
                 if reply.flags & bk_nlm_f_dump_intr != 0 { interrupted = true }
                 if reply.type == bk_nlmsg_done || reply.type == bk_nlmsg_error {
                     let code = reply.errorCode ?? 0
@@ -403,22 +414,23 @@ public final class RouteNetlink {
         guard sent == message.count else { throw SystemError(what) }
     }
 
-    /// One datagram into `buffer`: its length, or nil if it came from anyone but the kernel.
-    private func receive(into buffer: inout [UInt8], what: String) throws(SystemError) -> Int? {
+    /// One datagram's bytes, or nil if it came from anyone but the kernel. MSG_TRUNC makes the
+    /// kernel report a datagram's whole length, so one longer than `datagramCapacity` is refused
+    /// (EMSGSIZE) instead of parsed from its first part.
+    private func receive(what: String) throws(SystemError) -> [UInt8]? {
         // The sender's address: only the kernel (port id 0) may answer.
         var address = [UInt8](repeating: 0, count: 12)
         var addressLength = socklen_t(12)
-        let count = buffer.withUnsafeMutableBytes { raw in
-            address.withUnsafeMutableBytes { addr in
-                retryingOnInterrupt {
-                    recvfrom(socket.rawValue, raw.baseAddress, raw.count, 0,
-                             addr.baseAddress?.assumingMemoryBound(to: sockaddr.self), &addressLength)
-                }
+        let count = address.withUnsafeMutableBytes { addr in
+            retryingOnInterrupt {
+                recvfrom(socket.rawValue, datagram.baseAddress, datagram.count, bk_msg_trunc,
+                         addr.baseAddress?.assumingMemoryBound(to: sockaddr.self), &addressLength)
             }
         }
         guard count > 0 else { throw SystemError(what) }
+        guard count <= datagram.count else { throw SystemError("\(what): a reply of \(count) bytes", Errno(rawValue: EMSGSIZE)) }
         guard NetlinkBytes.uint32(address[...], at: 4) == 0 else { return nil }
-        return count
+        return Array(UnsafeRawBufferPointer(rebasing: datagram[0..<count]))
     }
 
     /// Sends `request` and returns the body of the reply message with its sequence number, or
@@ -429,10 +441,9 @@ public final class RouteNetlink {
             throw SystemError(what, Errno(rawValue: EINVAL))
         }
         try send(message, what: what)
-        var buffer = [UInt8](repeating: 0, count: 32768)
         while true {
-            guard let count = try receive(into: &buffer, what: what) else { continue }
-            for reply in NetlinkMessage.split(buffer[0..<count]) where reply.sequence == expected {
+            guard let bytes = try receive(what: what) else { continue }
+            for reply in NetlinkMessage.split(bytes[...]) where reply.sequence == expected {
                 if reply.type == bk_nlmsg_error {
                     guard let errno = reply.errorCode else {
                         throw SystemError("\(what): malformed reply", Errno(rawValue: EPROTO))

@@ -28,6 +28,7 @@ const int bk_netlink_route = NETLINK_ROUTE;
 const int bk_sol_netlink = SOL_NETLINK;
 const int bk_netlink_ext_ack = NETLINK_EXT_ACK;
 const int bk_netlink_cap_ack = NETLINK_CAP_ACK;
+const int bk_msg_trunc = MSG_TRUNC;
 
 const uint16_t bk_nlmsg_error = NLMSG_ERROR;
 const uint16_t bk_nlmsg_done = NLMSG_DONE;

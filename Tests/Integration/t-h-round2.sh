@@ -23,6 +23,11 @@ ip link property add dev brmgmt altname mgmt2
 ip link add vethx type veth peer name vethy
 ip link property add dev vethx altname vethalt
 ip link set vethx up
+# brlong carries 400 alternative names of 126 bytes, then 'longmgmt': the kernel's answer about
+# it is 54 KiB, so the name a rule matches comes after the first 32 KiB of the reply.
+bk_bridge brlong
+for i in $(seq 1 400); do printf -v long 'long%03d%0122d' "$i" 0; ip link property add dev brlong altname "$long"; done
+ip link property add dev brlong altname longmgmt
 CONF=/etc/qemu/bridge.conf
 
 acl() { it_reset_etc_qemu; it_acl_text "$1"; }
@@ -62,6 +67,15 @@ for m in $IT_MODES; do
     acl 'allow all\n'
     it_check "$p/altname-of-a-veth-is-not-a-bridge" refused "$(msg_not_bridge vethalt veth)" \
         -- "${AS[@]}" "$CLI" try --helper "$HELPER" --br vethalt
+    # A 54 KiB answer is read whole (it was once cut at 32 KiB, and the helper then waited for
+    # the rest forever): the deny on the last name holds, and the allow on it attaches.
+    acl 'allow all\ndeny longmgmt\n'
+    it_check "$p/deny-altname-after-54KiB-of-names" refused \
+        "$(msg_denied /etc/qemu/bridge.conf:2 'deny longmgmt' brlong) ('longmgmt' is an alternative name of 'brlong')" \
+        -- "${AS[@]}" "$CLI" try --helper "$HELPER" --br brlong
+    acl 'allow longmgmt\n'
+    it_check "$p/allow-altname-after-54KiB-of-names" attached "" bridge=brlong \
+        -- "${AS[@]}" "$CLI" try --helper "$HELPER" --br brlong
 done
 
 # The stock helper has the same hole (it decides on the spelling): shown, so the README's

@@ -19,6 +19,8 @@ extern const int bk_netlink_route;
 extern const int bk_sol_netlink;
 extern const int bk_netlink_ext_ack;
 extern const int bk_netlink_cap_ack;
+/// recv flag MSG_TRUNC: a datagram's whole length is returned even when the buffer is shorter.
+extern const int bk_msg_trunc;
 
 /// Message types and flags (<linux/netlink.h>, <linux/rtnetlink.h>).
 extern const uint16_t bk_nlmsg_error;
