@@ -19,6 +19,10 @@
 # build) and installed setuid root next to the two helpers, does only the kernel calls of the
 # round trip (open /dev/net/tun, TUNSETIFF, TUNSETOWNER, attach, up, SCM_RIGHTS); it is the third
 # subject of the interleaved series, so ours/stock and ours/floor come from the same run.
+# The mandated floor: Tests/Bench/bench-floor-mandated.c, built as a dynamic PIE (NSS needs a
+# dynamic glibc), adds to those kernel calls only what every helper meeting our requirements
+# must do (the privilege drop, the ACL read, the device resolved by any name and the attachment
+# read back, the stock helper's MTU and MAC); a fourth subject of the same series.
 #
 # Steps: (1) as root, bridgekeeper-bench --baseline times the bare kernel work in-process
 # (TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) for the "bare kernel work" row; (2) as nobody
@@ -62,6 +66,10 @@ stock=$(bk_install "$STOCK_SRC" qemu-bridge-helper setuid)
 gcc -O2 -Wall -Werror -static-pie -o "$BK_SCRATCH/bench-floor" "$REPO/Tests/Bench/bench-floor.c" ||
     bk_die "cannot build the floor (Tests/Bench/bench-floor.c) with gcc -static-pie"
 floor=$(bk_install "$BK_SCRATCH/bench-floor" bench-floor setuid)
+# The mandated floor links glibc dynamically, as NSS requires, with our helper's hardening flags.
+gcc -O2 -Wall -Werror -pie -fPIE -Wl,-z,now,-z,relro -o "$BK_SCRATCH/bench-floor-mandated" "$REPO/Tests/Bench/bench-floor-mandated.c" ||
+    bk_die "cannot build the mandated floor (Tests/Bench/bench-floor-mandated.c) with gcc -pie"
+mandated=$(bk_install "$BK_SCRATCH/bench-floor-mandated" bench-floor-mandated setuid)
 bench=$BK_SCRATCH/bin/bridgekeeper-bench
 install -o root -g root -m 0755 "$BENCH_SRC" "$bench"
 baseline=$BK_SCRATCH/baseline.txt
@@ -91,7 +99,8 @@ chmod 0644 "$baseline"
 echo "# round trips, as nobody" >&2
 status=0
 bk_as_nobody "$bench" --ours "$ours" --stock "$stock" --bridge "$BRIDGE" \
-    --baseline-samples "$baseline" --floor /bin/true --kernel-floor "$floor" "$@" || status=$?
+    --baseline-samples "$baseline" --floor /bin/true --kernel-floor "$floor" \
+    --mandated-floor "$mandated" "$@" || status=$?
 [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; status=1; }
 
 if [ "$INCLUDES" -gt 0 ]; then

@@ -9,13 +9,17 @@ struct Measurements {
     /// The kernel-call floor (`--kernel-floor`, Tests/Bench/bench-floor.c): the same round trip
     /// with only its kernel calls, timed in the same interleaved series as the two helpers.
     let kernelFloor: Subject?
+    /// The mandated floor (`--mandated-floor`, Tests/Bench/bench-floor-mandated.c): the kernel
+    /// calls plus only what our requirements make every helper do, in the same series.
+    let mandatedFloor: Subject?
     /// `bridgekeeper-helper --version`: start-up, parse and one line of output, no kernel work.
     let version: Probe
     let floors: [Int]
     let floorSamples: [UInt64]
     let teardowns: [Double]
     let machine: MachineWatch
-    var subjects: [Subject] { [ours, stock] + (kernelFloor.map { [$0] } ?? []) }
+    var floorSubjects: [Subject] { [kernelFloor, mandatedFloor].compactMap { $0 } }
+    var subjects: [Subject] { [ours, stock] + floorSubjects }
 }
 
 func runComparison(_ options: Options) -> Int32 {
@@ -27,8 +31,12 @@ func runComparison(_ options: Options) -> Int32 {
     let kernelFloor = options.kernelFloor.map {
         Subject(label: "floor", path: $0, bridge: options.bridge, refusedBridge: options.refusedBridge)
     }
-    // The floor joins every interleaved series except the parallel phase (ours against stock).
-    let subjects = [ours, stock] + (kernelFloor.map { [$0] } ?? [])
+    let mandatedFloor = options.mandatedFloor.map {
+        Subject(label: "mandated floor", path: $0, bridge: options.bridge, refusedBridge: options.refusedBridge)
+    }
+    // The floors join every interleaved series except the parallel phase (ours against stock).
+    let floorSubjects = [kernelFloor, mandatedFloor].compactMap { $0 }
+    let subjects = [ours, stock] + floorSubjects
     let version = Probe(label: "bridgekeeper --version", short: "bridgekeeper --version", expectedExit: 0,
                         command: PreparedHelperCommand(helper: oursPath, arguments: ["--version"]))
 
@@ -37,6 +45,9 @@ func runComparison(_ options: Options) -> Int32 {
     say("  ours:  \(describeBinary(oursPath))")
     say("  stock: \(describeBinary(stockPath))")
     if let kernelFloor { say("  floor: \(describeBinary(kernelFloor.path)) (kernel calls only: no ACL, no drop, no checks)") }
+    if let mandatedFloor {
+        say("  mandated floor: \(describeBinary(mandatedFloor.path)) (the kernel calls plus what every helper meeting our requirements must do)")
+    }
     say("  sequential: \(options.rounds) series x \(options.calls) calls per helper, interleaved call by call (A B B A ...), TAPs held until the series ends, pause \(fixed(options.pause, 1)) s after teardown")
     let machine = MachineWatch()
     say("  parallel: \(options.parallelTaps) TAPs on \(options.bridge), \(options.jobs) concurrent round trips, \(options.parallelRounds) run(s) per helper")
@@ -80,7 +91,7 @@ func runComparison(_ options: Options) -> Int32 {
     // Start-up: invocations that stop after parsing the command line, so what is left is exec,
     // the loader (if any), runtime start-up, the helpers' entry hardening and one line of output.
     if options.startupCalls > 0 {
-        let floorProbe = kernelFloor.map { [($0, $0.startup)] } ?? []
+        let floorProbe = floorSubjects.map { ($0, $0.startup) }
         probeSeries([(ours, ours.startup), (stock, stock.startup), (ours, version)] + floorProbe, calls: options.startupCalls, what: "start-up")
         sleepSeconds(options.pause)
     }
@@ -91,6 +102,6 @@ func runComparison(_ options: Options) -> Int32 {
         for subject in order { parallelRun(subject, taps: options.parallelTaps, jobs: options.jobs, bridge: options.bridge, pause: options.pause) }
     }
 
-    return report(Measurements(ours: ours, stock: stock, kernelFloor: kernelFloor, version: version, floors: floors, floorSamples: floorSamples,
+    return report(Measurements(ours: ours, stock: stock, kernelFloor: kernelFloor, mandatedFloor: mandatedFloor, version: version, floors: floors, floorSamples: floorSamples,
                                teardowns: teardowns, machine: machine), options: options)
 }

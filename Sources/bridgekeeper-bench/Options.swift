@@ -33,6 +33,12 @@ let usage = """
                                probes: a helper doing only the kernel calls of the round trip
                                (scripts/bench.sh builds Tests/Bench/bench-floor.c); the report
                                adds ours/floor and stock/floor (target ours/floor <= 1.20)
+      --mandated-floor HELPER  a fourth subject, the same way: the kernel calls plus only what
+                               every helper with bridgekeeper's requirements must do (dynamic
+                               glibc for NSS, the privilege drop, the ACL read, the device
+                               resolved and the attachment read back, MTU and MAC;
+                               Tests/Bench/bench-floor-mandated.c); the report adds
+                               mandated/floor and ours/mandated
       --refused-calls N        round trips per helper that the ACL refuses (no TAP: the
                                helper's own cost without the kernel work; default 200, 0 = skip)
       --refused-bridge NAME    a bridge name the ACL does not allow (default brdenied0)
@@ -65,6 +71,7 @@ struct Options {
     var warmup = 5
     var floor: String?
     var kernelFloor: String?
+    var mandatedFloor: String?
     var refusedCalls = 200
     var refusedBridge = "brdenied0"
     var baselineSamples: String?
@@ -107,6 +114,7 @@ struct Options {
             case "--warmup": options.warmup = number(value(), minimum: 0)
             case "--floor": options.floor = value()
             case "--kernel-floor": options.kernelFloor = value()
+            case "--mandated-floor": options.mandatedFloor = value()
             case "--refused-calls": options.refusedCalls = number(value(), minimum: 0)
             case "--refused-bridge": options.refusedBridge = value()
             case "--baseline-samples": options.baselineSamples = value()
