@@ -7,7 +7,8 @@
 #   e.g. scripts/bench.sh --calls 300 --rounds 5 --parallel-rounds 2
 #   OURS=PATH / STOCK=PATH override the two helpers (defaults: the release build in
 #   .build-helper/release and /usr/lib/qemu/qemu-bridge-helper from qemu-system-x86).
-#   INCLUDES=N sets the number of per-user includes of step (3) (default 10000; 0 skips it).
+#   INCLUDES=N sets the number of per-user includes and user= rules of step (3) (default 10000;
+#   0 skips it).
 #
 # Everything runs inside Tests/lib/sandbox.sh's throwaway world: a private network namespace
 # (br0 and every TAP live and die with it), a private mount namespace with /etc as an overlay
@@ -28,16 +29,17 @@
 # (TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) for the "bare kernel work" row; (2) as nobody
 # (uid 65534, no groups), bridgekeeper-bench times both helpers: interleaved sequential series
 # with the TAPs held, refused requests, start-up (no arguments, --version), 1000 TAPs with 16
-# round trips in parallel, peak RSS; (3) the per-user include pattern: a tmpfs over /etc/qemu
-# (still inside the private mount namespace) whose bridge.conf is 'include
+# round trips in parallel, peak RSS; (3) policies at scale, in a tmpfs over /etc/qemu (still
+# inside the private mount namespace): the per-user include pattern ('include
 # /etc/qemu/users/u00000.conf' ... u09999.conf, each file root:(200000 + n) 0640 with
-# 'allow br-u0NNNN', and bridgekeeper-bench --per-user-includes times both helpers for nobody
-# with the one supplementary group that reads u05000.conf, asking for br-u05000; then (issue 10)
-# the same site as one policy: bridge.conf with 10,000 'allow br-u0NNNN user=u0NNNN' lines and a
-# private /etc/passwd of 10,000 users (bind-mounted; u05000 is uid 65534, the caller), and
-# bridgekeeper-bench --user-rules times ours for u05000 against stock's include samples above.
+# 'allow br-u0NNNN'), the same site as one policy of 10,000 'allow br-u0NNNN user=u0NNNN' lines
+# (with a private /etc/passwd of 10,000 users, bind-mounted; u05000 is uid 65534, the caller),
+# and 'allow br-u05000'. bridgekeeper-bench --policies-at-scale runs as nobody with the one
+# supplementary group that reads u05000.conf, asking for br-u05000: both helpers with the
+# includes, ours with the user= rules, both with the one rule, interleaved call by call, with a
+# root process here putting each call's policy in place as bridge.conf (untimed).
 # Exit status: 0 ok, 1 a call or check failed in either run, 2 ours slower than stock at p50
-# in either run.
+# in either run, or the user= rules' decision time above 0.10 of stock's with the includes.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,60 +106,68 @@ bk_as_nobody "$bench" --ours "$ours" --stock "$stock" --bridge "$BRIDGE" \
 [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; status=1; }
 
 if [ "$INCLUDES" -gt 0 ]; then
-    echo "# per-user includes: writing $INCLUDES files under /etc/qemu/users" >&2
+    echo "# policies at scale: writing $INCLUDES per-user include files and $INCLUDES user= rules under /etc/qemu" >&2
     mount -t tmpfs -o mode=0755,size=256m bk-per-user /etc/qemu || bk_die "cannot mount a tmpfs over /etc/qemu"
-    mkdir -m 0755 /etc/qemu/users
-    # One process for all files (a chown/chmod per file from the shell would take minutes).
+    mkdir -m 0755 /etc/qemu/users /etc/qemu/policies
+    # One process for all files (a chown/chmod per file from the shell would take minutes). The
+    # three policies: includes.conf (one include per user; each file root:(gid0 + n) 0640 with
+    # 'allow br-uNNNNN'), users.conf (one 'allow br-uNNNNN user=uNNNNN' per user, names from a
+    # private passwd of as many users, where u$INCLUDE_USER is nobody's uid), one.conf.
     perl -e '
-        my ($count, $gid0) = @ARGV;
-        open(my $top, ">", "/etc/qemu/bridge.conf") or die "bridge.conf: $!\n";
+        my ($count, $gid0, $me) = @ARGV;
+        open(my $top, ">", "/etc/qemu/policies/includes.conf") or die "includes.conf: $!\n";
+        open(my $rules, ">", "/etc/qemu/policies/users.conf") or die "users.conf: $!\n";
+        open(my $pw, ">", "/etc/qemu/passwd") or die "passwd: $!\n";
+        print $pw "root:x:0:0:root:/root:/bin/sh\n";
         for my $n (0 .. $count - 1) {
             my $user = sprintf("u%05d", $n);
             my $path = "/etc/qemu/users/$user.conf";
             print $top "include $path\n";
+            print $rules "allow br-$user user=$user\n";
+            printf $pw "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", $user, $n == $me ? 65534 : $gid0 + $n, $n == $me ? 65534 : $gid0 + $n;
             open(my $file, ">", $path) or die "$path: $!\n";
             print $file "allow br-$user\n";
             close($file) or die "$path: $!\n";
             chown(0, $gid0 + $n, $path) == 1 && chmod(0640, $path) == 1 or die "$path: $!\n";
         }
-        close($top) or die "bridge.conf: $!\n";
-        chown(0, 0, "/etc/qemu/bridge.conf") == 1 && chmod(0644, "/etc/qemu/bridge.conf") == 1 or die "bridge.conf: $!\n";
-    ' "$INCLUDES" "$INCLUDE_GID0" || bk_die "cannot write the per-user include tree"
-    bk_bridge "$INCLUDE_BRIDGE"
-    echo "# round trips with $INCLUDES per-user includes, as nobody with group $((INCLUDE_GID0 + INCLUDE_USER))" >&2
-    echo
-    included=0
-    # Written by the bench as nobody (stock's include samples, for the user= rules case below).
-    install -o 65534 -g 65534 -m 0644 /dev/null "$BK_SCRATCH/stock-includes.txt"
-    setpriv --reuid=65534 --regid=65534 --groups=$((INCLUDE_GID0 + INCLUDE_USER)) -- \
-        "$bench" --per-user-includes --ours "$ours" --stock "$stock" --stock-samples-out "$BK_SCRATCH/stock-includes.txt" \
-        "$@" --bridge "$INCLUDE_BRIDGE" || included=$?
-    [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; included=1; }
-
-    echo "# round trips with $INCLUDES user= rules (ours), as nobody = u$(printf '%05d' "$INCLUDE_USER")" >&2
-    echo
-    perl -e '
-        my ($count, $uid0, $me) = @ARGV;
-        open(my $top, ">", "/etc/qemu/bridge.conf") or die "bridge.conf: $!\n";
-        open(my $pw, ">", "/etc/qemu/passwd") or die "passwd: $!\n";
-        print $pw "root:x:0:0:root:/root:/bin/sh\n";
-        for my $n (0 .. $count - 1) {
-            my $user = sprintf("u%05d", $n);
-            print $top "allow br-$user user=$user\n";
-            printf $pw "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", $user, $n == $me ? 65534 : $uid0 + $n, $n == $me ? 65534 : $uid0 + $n;
-        }
-        close($top) && close($pw) or die "write: $!\n";
-    ' "$INCLUDES" "$INCLUDE_GID0" "$INCLUDE_USER" || bk_die "cannot write the user= policy"
-    chmod 0644 /etc/qemu/bridge.conf /etc/qemu/passwd
+        close($top) && close($rules) && close($pw) or die "write: $!\n";
+    ' "$INCLUDES" "$INCLUDE_GID0" "$INCLUDE_USER" || bk_die "cannot write the policies at scale"
+    printf 'allow %s\n' "$INCLUDE_BRIDGE" > /etc/qemu/policies/one.conf
+    chmod 0644 /etc/qemu/policies/*.conf /etc/qemu/passwd
+    cp /etc/qemu/policies/one.conf /etc/qemu/bridge.conf
     mount --bind /etc/qemu/passwd /etc/passwd || bk_die "cannot bind-mount the private passwd"
-    rules=0
-    bk_as_nobody "$bench" --user-rules --ours "$ours" --stock-samples "$BK_SCRATCH/stock-includes.txt" \
-        "$@" --bridge "$INCLUDE_BRIDGE" || rules=$?
-    [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; rules=1; }
+    bk_bridge "$INCLUDE_BRIDGE"
+    # The policy switcher: root, so bridge.conf stays root's; the bench (nobody) writes a policy's
+    # name on one FIFO and reads "ok" on the other once that policy is bridge.conf (a copy renamed
+    # over it, so a helper reads the old file or the new one, never a mix). Both sides open the
+    # request FIFO first.
+    request=$BK_SCRATCH/policy-request ack=$BK_SCRATCH/policy-ack
+    mkfifo -m 0600 "$request" "$ack" && chown 65534:65534 "$request" "$ack" || bk_die "cannot make the policy switch FIFOs"
+    (
+        exec <"$request" >"$ack"
+        while IFS= read -r name; do
+            case $name in
+                includes | users | one)
+                    if cp "/etc/qemu/policies/$name.conf" /etc/qemu/.bridge.conf.next &&
+                        mv -f /etc/qemu/.bridge.conf.next /etc/qemu/bridge.conf; then echo ok; else echo failed; fi ;;
+                *) echo "unknown policy" ;;
+            esac
+        done
+    ) &
+    switcher=$!
+    echo "# round trips with the policies at scale, as nobody with group $((INCLUDE_GID0 + INCLUDE_USER))" >&2
+    echo
+    scaled=0
+    setpriv --reuid=65534 --regid=65534 --groups=$((INCLUDE_GID0 + INCLUDE_USER)) -- \
+        "$bench" --policies-at-scale --ours "$ours" --stock "$stock" --policy-switch "$request,$ack" \
+        "$@" --bridge "$INCLUDE_BRIDGE" || scaled=$?
+    # It ends when the bench closes its FIFO; if the bench never opened it, it is still waiting.
+    kill "$switcher" 2>/dev/null || true
+    wait "$switcher" 2>/dev/null || true
+    [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; scaled=1; }
     umount /etc/passwd
-    [ "$included" != 0 ] || included=$rules
     umount /etc/qemu
-    # A failed call or check (1) outranks a slower-than-stock verdict (2).
-    if [ "$status" != 1 ] && [ "$included" != 0 ]; then status=$included; fi
+    # A failed call or check (1) outranks a slower-than-stock or missed-target verdict (2).
+    if [ "$status" != 1 ] && [ "$scaled" != 0 ]; then status=$scaled; fi
 fi
 exit "$status"

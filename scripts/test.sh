@@ -54,6 +54,7 @@ run_suite release-gates Tests/release-gates.sh
 run_suite docs Tests/Docs/t-man.sh
 run_suite fuzz Tests/Fuzz/run.sh
 run_suite integration Tests/Integration/run.sh
+run_suite bench-smoke Tests/Bench/smoke.sh
 run_suite package Tests/Package/t-deb.sh
 run_suite guest Tests/Guest/scenarios.sh
 run_suite guest-kernel-devices Tests/Guest/kernel-devices.sh

@@ -5,18 +5,19 @@ let usage = """
     usage:
       bridgekeeper-bench --ours HELPER --stock HELPER [options]     (as an unprivileged user)
       bridgekeeper-bench --baseline --out FILE [options]            (as root)
-      bridgekeeper-bench --per-user-includes --ours HELPER --stock HELPER [options]
-      bridgekeeper-bench --user-rules --ours HELPER --stock-samples FILE [options]
+      bridgekeeper-bench --policies-at-scale --ours HELPER --stock HELPER --policy-switch REQ,ACK [options]
 
     The first form times QEMU-style round trips of both helpers (installed setuid root) and prints
     the comparison. The second form times the bare kernel work a helper does (open /dev/net/tun,
     TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) in-process and writes the samples (ns, one a line)
-    to FILE, for --baseline-samples. The third form times both helpers on the per-user include
-    pattern that scripts/bench.sh sets up in its sandbox: /etc/qemu/bridge.conf includes one
-    file per user, the caller can read exactly one of them (its group), and that one allows
-    the --bridge; only that case runs. The fourth form times ours alone on one 'allow BRIDGE
-    user=NAME' line per user (the caller is the user of --bridge) against stock's samples of the
-    third form from the same run (--stock-samples-out there, --stock-samples here).
+    to FILE, for --baseline-samples. The third form times three policies that scripts/bench.sh
+    sets up in its sandbox, five subjects interleaved call by call: the per-user include pattern
+    (bridge.conf includes one file per user, the caller can read exactly one of them, its
+    group's, which allows the --bridge) for both helpers; one 'allow BRIDGE user=NAME' line per
+    user (the caller is the user of --bridge) for ours; and 'allow BRIDGE' for both. Between two
+    calls, the subject's policy is put in place by a root process the bench asks through two
+    FIFOs (--policy-switch: it writes a name, 'includes', 'users' or 'one', and a line, and
+    reads 'ok' back once bridge.conf is that policy).
 
     options:
       --bridge NAME            bridge named in the ACL (default br0)
@@ -46,13 +47,13 @@ let usage = """
       --startup-calls N        invocations per helper that do no kernel work: both helpers with
                                no arguments (usage, exit 1) and ours with --version
                                (default 200, 0 = skip)
-      --include-calls N        round trips per series and helper with --per-user-includes
-                               (default 50)
-      --stock-samples-out FILE with --per-user-includes: write stock's round trips (ns, one a line)
-      --stock-samples FILE     with --user-rules: stock's round trips to compare with
+      --include-calls N        with --policies-at-scale: round trips per series and subject
+                               (default 50, at most 200)
+      --policy-switch REQ,ACK  with --policies-at-scale: the switcher's request and
+                               acknowledgement FIFOs
     Exit status: 0 ok; 1 a call failed or a check failed; 2 ours slower than stock at p50.
-    (With --per-user-includes: 2 if ours is slower than stock there at p50; with --user-rules:
-    2 if ours takes more than 0.10 of stock's p50.)
+    (With --policies-at-scale: 2 if ours is slower than stock with the includes at p50, or if
+    ours' decision time with the user= rules is above 0.10 of stock's with the includes.)
     """
 
 struct Options {
@@ -76,11 +77,9 @@ struct Options {
     var refusedBridge = "brdenied0"
     var baselineSamples: String?
     var startupCalls = 200
-    var perUserIncludes = false
+    var policiesAtScale = false
     var includeCalls = 50
-    var userRules = false
-    var stockSamples: String?
-    var stockSamplesOut: String?
+    var policySwitch: (request: String, acknowledge: String)?
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -119,11 +118,12 @@ struct Options {
             case "--refused-bridge": options.refusedBridge = value()
             case "--baseline-samples": options.baselineSamples = value()
             case "--startup-calls": options.startupCalls = number(value(), minimum: 0)
-            case "--per-user-includes": options.perUserIncludes = true
+            case "--policies-at-scale": options.policiesAtScale = true
             case "--include-calls": options.includeCalls = number(value())
-            case "--user-rules": options.userRules = true
-            case "--stock-samples": options.stockSamples = value()
-            case "--stock-samples-out": options.stockSamplesOut = value()
+            case "--policy-switch":
+                let paths = value().split(separator: ",", omittingEmptySubsequences: false)
+                guard paths.count == 2, !paths[0].isEmpty, !paths[1].isEmpty else { fail("--policy-switch: expected REQ,ACK (two FIFO paths)") }
+                options.policySwitch = (String(paths[0]), String(paths[1]))
             case "--help", "-h":
                 say(usage)
                 exit(0)

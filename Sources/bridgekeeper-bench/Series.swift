@@ -23,6 +23,9 @@ final class Subject {
     /// No arguments: the usage line and exit status 1, the start-up cost alone.
     let startup: Probe
     var failures: [String] = []
+    /// The policy (`PolicySwitch`) that must be /etc/qemu/bridge.conf for this subject's calls;
+    /// nil: whatever is in place.
+    var policy: String?
 
     init(label: String, path: String, bridge: String, refusedBridge: String) {
         self.label = label
@@ -95,9 +98,10 @@ func roundTrip(_ subject: Subject, method: SpawnMethod) -> Outcome? {
 /// A B B A order (so drift and the growing number of bridge ports hit both alike), plus one
 /// spawn of `floor` per step if given. Every TAP stays open until the series ends; then all are
 /// checked, closed and waited for, and the bench pauses. Returns the teardown time and the
-/// floor samples.
+/// floor samples. With `switcher`, each subject's policy is put in place before its call
+/// (untimed; a refusal is that subject's failure and the call is skipped).
 func sequentialSeries(_ subjects: [Subject], floor: PreparedHelperCommand?, calls: Int, bridge: String,
-                      pause: Double, record: Bool) -> (teardown: Double, floor: [UInt64]) {
+                      pause: Double, record: Bool, switcher: PolicySwitch? = nil) -> (teardown: Double, floor: [UInt64]) {
     var fds: [Int32] = []
     fds.reserveCapacity(calls * subjects.count)
     var samples = [[UInt64]](repeating: [], count: subjects.count)
@@ -107,6 +111,10 @@ func sequentialSeries(_ subjects: [Subject], floor: PreparedHelperCommand?, call
     for step in 0..<calls {
         let order = step % 2 == 0 ? Array(subjects.indices) : subjects.indices.reversed()
         for index in order {
+            if let switcher, let policy = subjects[index].policy, !switcher.use(policy) {
+                subjects[index].noteFailure("the policy switch could not put '\(policy)' in place")
+                continue
+            }
             guard let outcome = roundTrip(subjects[index], method: .posixSpawn) else { continue }
             fds.append(outcome.tap)
             samples[index].append(outcome.wall)

@@ -16,16 +16,14 @@
 //
 // Files: Options (command line), TimedRun (one timed round trip), Series (the measured series),
 // Comparison (the main run, in order) and Report (its tables and verdict), PerUserIncludes (the
-// 10,000-include case), Baseline (bare kernel work), Statistics, Taps and Support.
+// policies at scale: 10,000 includes, 10,000 user= rules), Baseline (bare kernel work), Statistics, Taps and Support.
 import Glibc
 
 let options = Options.parse(CommandLine.arguments)
 if options.baseline {
     exit(runBaseline(options))
-} else if options.userRules {
-    exit(runUserRules(options))
-} else if options.perUserIncludes {
-    exit(runPerUserIncludes(options))
+} else if options.policiesAtScale {
+    exit(runPoliciesAtScale(options))
 } else {
     exit(runComparison(options))
 }
