@@ -29,6 +29,8 @@
 // Command line as QEMU calls a helper: [--use-vnet] --fd=N --br=BRIDGE (in any order). With
 // anything missing it prints one usage line and exits 1 (the bench's start-up probe).
 #define _GNU_SOURCE
+#include "bench-floor.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/un.h>
@@ -45,14 +47,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-static int fail(const char *what) {
-    static const char prefix[] = "bench-floor-mandated: ";
-    (void)!write(2, prefix, sizeof prefix - 1);
-    (void)!write(2, what, strlen(what));
-    (void)!write(2, "\n", 1);
-    return 1;
-}
 
 // capset with the three sets given as bit masks of the first 32 capabilities (all we need).
 static int set_caps(unsigned effective, unsigned permitted) {
@@ -77,6 +71,19 @@ static long ask(int sock, void *request, size_t length, char *answer, size_t roo
         return error->error == 0 ? got : -1;
     }
     return got;
+}
+
+// An rtnetlink link request with no attributes yet.
+struct link_request { struct nlmsghdr header; struct ifinfomsg info; char attributes[256]; };
+
+static void start_request(struct link_request *request, unsigned short type, unsigned short flags, unsigned sequence, int index) {
+    memset(request, 0, sizeof *request);
+    request->header.nlmsg_len = NLMSG_LENGTH(sizeof request->info);
+    request->header.nlmsg_type = type;
+    request->header.nlmsg_flags = flags;
+    request->header.nlmsg_seq = sequence;
+    request->info.ifi_family = AF_UNSPEC;
+    request->info.ifi_index = index;
 }
 
 static void put_attribute(struct nlmsghdr *message, unsigned short type, const void *data, size_t length) {
@@ -112,124 +119,87 @@ int main(int argc, char **argv) {
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd) return 1;
 
-    int socket_fd = -1, vnet = 0;
-    const char *bridge = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--fd=", 5) == 0) socket_fd = atoi(argv[i] + 5);
-        else if (strncmp(argv[i], "--br=", 5) == 0) bridge = argv[i] + 5;
-        else if (strcmp(argv[i], "--use-vnet") == 0) vnet = 1;
-    }
-    if (socket_fd < 0 || bridge == NULL || strlen(bridge) >= IFNAMSIZ)
-        return fail("usage: bench-floor-mandated [--use-vnet] --fd=N --br=BRIDGE");
-
-    int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    if (tun < 0) return fail("open /dev/net/tun");
+    struct floor_arguments arguments;
+    if (floor_start("bench-floor-mandated", argc, argv, &arguments) != 0) return 1;
+    int socket_fd = arguments.socket_fd, tun = arguments.tun;
     // One rtnetlink socket for the whole run, opened while privileged: the kernel checks
     // CAP_NET_ADMIN against the socket's opener as well as the caller at each change.
     int route = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (route < 0) return fail("socket(NETLINK_ROUTE)");
+    if (route < 0) return floor_fail("socket(NETLINK_ROUTE)");
 
     // Contract section 4.
     uid_t uid = getuid();
     gid_t gid = getgid();
     int cap = 0;
     while (prctl(PR_CAPBSET_DROP, cap) == 0) cap++;  // until EINVAL: past the kernel's last capability
-    if (cap < CAP_NET_ADMIN) return fail("PR_CAPBSET_DROP");
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return fail("PR_CAP_AMBIENT_CLEAR_ALL");
-    if (setresgid(gid, gid, gid) != 0) return fail("setresgid");
-    if (prctl(PR_SET_KEEPCAPS, 1) != 0) return fail("PR_SET_KEEPCAPS");
-    if (setresuid(uid, uid, uid) != 0) return fail("setresuid");
-    if (set_caps(0, NET_ADMIN) != 0) return fail("capset");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("PR_SET_NO_NEW_PRIVS");
-    if (prctl(PR_SET_DUMPABLE, 0) != 0) return fail("PR_SET_DUMPABLE");
-    if (uid != 0 && setuid(0) == 0) return fail("setuid(0) succeeded after the drop");
+    if (cap < CAP_NET_ADMIN) return floor_fail("PR_CAPBSET_DROP");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return floor_fail("PR_CAP_AMBIENT_CLEAR_ALL");
+    if (setresgid(gid, gid, gid) != 0) return floor_fail("setresgid");
+    if (prctl(PR_SET_KEEPCAPS, 1) != 0) return floor_fail("PR_SET_KEEPCAPS");
+    if (setresuid(uid, uid, uid) != 0) return floor_fail("setresuid");
+    if (set_caps(0, NET_ADMIN) != 0) return floor_fail("capset");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return floor_fail("PR_SET_NO_NEW_PRIVS");
+    if (prctl(PR_SET_DUMPABLE, 0) != 0) return floor_fail("PR_SET_DUMPABLE");
+    if (uid != 0 && setuid(0) == 0) return floor_fail("setuid(0) succeeded after the drop");
 
     // Contract section 5: the ACL, read as the caller.
     int acl = open("/etc/qemu/bridge.conf", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (acl < 0) return fail("open /etc/qemu/bridge.conf");
+    if (acl < 0) return floor_fail("open /etc/qemu/bridge.conf");
     char text[4096];
-    if (read(acl, text, sizeof text) < 0) return fail("read /etc/qemu/bridge.conf");
+    if (read(acl, text, sizeof text) < 0) return floor_fail("read /etc/qemu/bridge.conf");
     close(acl);
 
     // Issue 7, item 1: the bridge as the kernel resolves the name (canonical or alternative).
     char answer[8192];
-    struct { struct nlmsghdr header; struct ifinfomsg info; char attributes[256]; } request;
-    memset(&request, 0, sizeof request);
-    request.header.nlmsg_len = NLMSG_LENGTH(sizeof request.info);
-    request.header.nlmsg_type = RTM_GETLINK;
-    request.header.nlmsg_flags = NLM_F_REQUEST;
-    request.header.nlmsg_seq = 1;
-    request.info.ifi_family = AF_UNSPEC;
-    put_attribute(&request.header, IFLA_IFNAME, bridge, strlen(bridge) + 1);
+    struct link_request request;
+    start_request(&request, RTM_GETLINK, NLM_F_REQUEST, 1, 0);
+    put_attribute(&request.header, IFLA_IFNAME, arguments.bridge, strlen(arguments.bridge) + 1);
     long got = ask(route, &request, request.header.nlmsg_len, answer, sizeof answer);
-    if (got < 0) return fail("RTM_GETLINK (bridge)");
+    if (got < 0) return floor_fail("RTM_GETLINK (bridge)");
     int bridge_index = ((struct ifinfomsg *)NLMSG_DATA((struct nlmsghdr *)answer))->ifi_index;
     struct rtattr *mtu_attribute = find_attribute(answer, got, IFLA_MTU);
-    if (mtu_attribute == NULL) return fail("RTM_GETLINK (bridge): no IFLA_MTU");
+    if (mtu_attribute == NULL) return floor_fail("RTM_GETLINK (bridge): no IFLA_MTU");
     unsigned mtu;
     memcpy(&mtu, RTA_DATA(mtu_attribute), sizeof mtu);
 
     // The TAP, with CAP_NET_ADMIN effective only for this part.
-    if (set_caps(NET_ADMIN, NET_ADMIN) != 0) return fail("capset (raise)");
+    if (set_caps(NET_ADMIN, NET_ADMIN) != 0) return floor_fail("capset (raise)");
     struct ifreq tap;
     memset(&tap, 0, sizeof tap);
-    tap.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+    tap.ifr_flags = IFF_TAP | IFF_NO_PI | (arguments.vnet ? IFF_VNET_HDR : 0);
     strcpy(tap.ifr_name, "tap%d");
-    if (ioctl(tun, TUNSETIFF, &tap) < 0) return fail("TUNSETIFF");
-    if (ioctl(tun, TUNSETOWNER, (unsigned long)uid) < 0) return fail("TUNSETOWNER");
+    if (ioctl(tun, TUNSETIFF, &tap) < 0) return floor_fail("TUNSETIFF");
+    if (ioctl(tun, TUNSETOWNER, (unsigned long)uid) < 0) return floor_fail("TUNSETOWNER");
     int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (control < 0) return fail("socket");
-    if (ioctl(control, SIOCGIFINDEX, &tap) < 0) return fail("SIOCGIFINDEX");
+    if (control < 0) return floor_fail("socket");
+    if (ioctl(control, SIOCGIFINDEX, &tap) < 0) return floor_fail("SIOCGIFINDEX");
     int tap_index = tap.ifr_ifindex;
     struct ifreq address = tap;
-    if (ioctl(control, SIOCGIFHWADDR, &address) < 0) return fail("SIOCGIFHWADDR");
+    if (ioctl(control, SIOCGIFHWADDR, &address) < 0) return floor_fail("SIOCGIFHWADDR");
     address.ifr_hwaddr.sa_data[0] = (char)0xfe;
 
     // MTU, MAC and master (by index) in one request, then the master read back.
-    memset(&request, 0, sizeof request);
-    request.header.nlmsg_len = NLMSG_LENGTH(sizeof request.info);
-    request.header.nlmsg_type = RTM_SETLINK;
-    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    request.header.nlmsg_seq = 2;
-    request.info.ifi_family = AF_UNSPEC;
-    request.info.ifi_index = tap_index;
+    start_request(&request, RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, 2, tap_index);
     put_attribute(&request.header, IFLA_ADDRESS, address.ifr_hwaddr.sa_data, 6);
     put_attribute(&request.header, IFLA_MTU, &mtu, sizeof mtu);
     put_attribute(&request.header, IFLA_MASTER, &bridge_index, sizeof bridge_index);
-    if (ask(route, &request, request.header.nlmsg_len, answer, sizeof answer) < 0) return fail("RTM_SETLINK (attach)");
-    memset(&request, 0, sizeof request);
-    request.header.nlmsg_len = NLMSG_LENGTH(sizeof request.info);
-    request.header.nlmsg_type = RTM_GETLINK;
-    request.header.nlmsg_flags = NLM_F_REQUEST;
-    request.header.nlmsg_seq = 3;
-    request.info.ifi_family = AF_UNSPEC;
-    request.info.ifi_index = tap_index;
+    if (ask(route, &request, request.header.nlmsg_len, answer, sizeof answer) < 0) return floor_fail("RTM_SETLINK (attach)");
+    start_request(&request, RTM_GETLINK, NLM_F_REQUEST, 3, tap_index);
     got = ask(route, &request, request.header.nlmsg_len, answer, sizeof answer);
-    if (got < 0) return fail("RTM_GETLINK (TAP)");
+    if (got < 0) return floor_fail("RTM_GETLINK (TAP)");
     struct rtattr *master = find_attribute(answer, got, IFLA_MASTER);
     int master_index = 0;
     if (master != NULL) memcpy(&master_index, RTA_DATA(master), sizeof master_index);
-    if (master_index != bridge_index) return fail("the TAP's master is not the bridge");
+    if (master_index != bridge_index) return floor_fail("the TAP's master is not the bridge");
 
-    if (ioctl(control, SIOCGIFFLAGS, &tap) < 0) return fail("SIOCGIFFLAGS");
+    if (ioctl(control, SIOCGIFFLAGS, &tap) < 0) return floor_fail("SIOCGIFFLAGS");
     tap.ifr_flags |= IFF_UP;
-    if (ioctl(control, SIOCSIFFLAGS, &tap) < 0) return fail("SIOCSIFFLAGS");
-    if (set_caps(0, 0) != 0) return fail("capset (drop)");
+    if (ioctl(control, SIOCSIFFLAGS, &tap) < 0) return floor_fail("SIOCSIFFLAGS");
+    if (set_caps(0, 0) != 0) return floor_fail("capset (drop)");
 
-    char byte = 0;
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control_data;
-    memset(&control_data, 0, sizeof control_data);
-    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1,
-                              .msg_control = control_data.space, .msg_controllen = sizeof control_data.space };
-    struct cmsghdr *rights = CMSG_FIRSTHDR(&message);
-    rights->cmsg_level = SOL_SOCKET;
-    rights->cmsg_type = SCM_RIGHTS;
-    rights->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(rights), &tun, sizeof(int));
     struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
-    if (setsockopt(socket_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0) return fail("SO_SNDTIMEO");
-    if (sendmsg(socket_fd, &message, MSG_NOSIGNAL) != 1) return fail("sendmsg");
+    if (setsockopt(socket_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0) return floor_fail("SO_SNDTIMEO");
+    if (floor_send(socket_fd, tun) != 0) return 1;
 
     // The audit record (its delivery is not checked: the bench's sandbox has no system log).
     int log = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -10,6 +10,8 @@
 // Kernel calls: open /dev/net/tun, TUNSETIFF, TUNSETOWNER (the caller's uid), an AF_INET
 // socket, SIOCGIFINDEX (the TAP), SIOCBRADDIF (attach), SIOCGIFFLAGS + SIOCSIFFLAGS (up), then
 // sendmsg with the descriptor as SCM_RIGHTS. The TAP goes away when QEMU (the bench) closes it.
+#include "bench-floor.h"
+
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -20,57 +22,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int fail(const char *what) {
-    static const char prefix[] = "bench-floor: ";
-    (void)!write(2, prefix, sizeof prefix - 1);
-    (void)!write(2, what, strlen(what));
-    (void)!write(2, "\n", 1);
-    return 1;
-}
-
 int main(int argc, char **argv) {
-    int socket_fd = -1, vnet = 0;
-    const char *bridge = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--fd=", 5) == 0) socket_fd = atoi(argv[i] + 5);
-        else if (strncmp(argv[i], "--br=", 5) == 0) bridge = argv[i] + 5;
-        else if (strcmp(argv[i], "--use-vnet") == 0) vnet = 1;
-    }
-    if (socket_fd < 0 || bridge == NULL || strlen(bridge) >= IFNAMSIZ)
-        return fail("usage: bench-floor [--use-vnet] --fd=N --br=BRIDGE");
-
-    int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    if (tun < 0) return fail("open /dev/net/tun");
+    struct floor_arguments arguments;
+    if (floor_start("bench-floor", argc, argv, &arguments) != 0) return 1;
+    int socket_fd = arguments.socket_fd, tun = arguments.tun;
     struct ifreq tap;
     memset(&tap, 0, sizeof tap);
-    tap.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+    tap.ifr_flags = IFF_TAP | IFF_NO_PI | (arguments.vnet ? IFF_VNET_HDR : 0);
     strcpy(tap.ifr_name, "tap%d");
-    if (ioctl(tun, TUNSETIFF, &tap) < 0) return fail("TUNSETIFF");
-    if (ioctl(tun, TUNSETOWNER, (unsigned long)getuid()) < 0) return fail("TUNSETOWNER");
+    if (ioctl(tun, TUNSETIFF, &tap) < 0) return floor_fail("TUNSETIFF");
+    if (ioctl(tun, TUNSETOWNER, (unsigned long)getuid()) < 0) return floor_fail("TUNSETOWNER");
 
     int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (control < 0) return fail("socket");
-    if (ioctl(control, SIOCGIFINDEX, &tap) < 0) return fail("SIOCGIFINDEX");
+    if (control < 0) return floor_fail("socket");
+    if (ioctl(control, SIOCGIFINDEX, &tap) < 0) return floor_fail("SIOCGIFINDEX");
     struct ifreq port;
     memset(&port, 0, sizeof port);
-    strcpy(port.ifr_name, bridge);
+    strcpy(port.ifr_name, arguments.bridge);
     port.ifr_ifindex = tap.ifr_ifindex;
-    if (ioctl(control, SIOCBRADDIF, &port) < 0) return fail("SIOCBRADDIF");
-    if (ioctl(control, SIOCGIFFLAGS, &tap) < 0) return fail("SIOCGIFFLAGS");
+    if (ioctl(control, SIOCBRADDIF, &port) < 0) return floor_fail("SIOCBRADDIF");
+    if (ioctl(control, SIOCGIFFLAGS, &tap) < 0) return floor_fail("SIOCGIFFLAGS");
     tap.ifr_flags |= IFF_UP;
-    if (ioctl(control, SIOCSIFFLAGS, &tap) < 0) return fail("SIOCSIFFLAGS");
+    if (ioctl(control, SIOCSIFFLAGS, &tap) < 0) return floor_fail("SIOCSIFFLAGS");
 
-    char byte = 0;
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control_data;
-    memset(&control_data, 0, sizeof control_data);
-    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1,
-                              .msg_control = control_data.space, .msg_controllen = sizeof control_data.space };
-    struct cmsghdr *rights = CMSG_FIRSTHDR(&message);
-    rights->cmsg_level = SOL_SOCKET;
-    rights->cmsg_type = SCM_RIGHTS;
-    rights->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(rights), &tun, sizeof(int));
-    if (sendmsg(socket_fd, &message, MSG_NOSIGNAL) != 1) return fail("sendmsg");
+    if (floor_send(socket_fd, tun) != 0) return 1;
     return 0;
 }
