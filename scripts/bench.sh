@@ -8,7 +8,7 @@
 #   OURS=PATH / STOCK=PATH override the two helpers (defaults: the release build in
 #   .build-helper/release and /usr/lib/qemu/qemu-bridge-helper from qemu-system-x86).
 #   INCLUDES=N sets the number of per-user includes and user= rules of step (3) (default 10000;
-#   0 skips it).
+#   0 skips it). MAIN=0 skips steps (1) and (2).
 #
 # Everything runs inside Tests/lib/sandbox.sh's throwaway world: a private network namespace
 # (br0 and every TAP live and die with it), a private mount namespace with /etc as an overlay
@@ -77,6 +77,9 @@ install -o root -g root -m 0755 "$BENCH_SRC" "$bench"
 baseline=$BK_SCRATCH/baseline.txt
 
 INCLUDES=${INCLUDES:-10000}
+MAIN=${MAIN:-1}
+[ "$MAIN" = 0 ] || [ "$MAIN" = 1 ] || bk_die "MAIN must be 0 or 1, got '$MAIN'"
+[ "$MAIN" = 1 ] || [ "$INCLUDES" -gt 0 ] || bk_die "MAIN=0 with INCLUDES=0 measures nothing"
 [[ $INCLUDES =~ ^[0-9]+$ ]] && [ "$INCLUDES" -le 100000 ] || bk_die "INCLUDES must be a number from 0 to 100000, got '$INCLUDES'"
 INCLUDE_GID0=200000
 INCLUDE_USER=$((INCLUDES / 2))
@@ -93,17 +96,19 @@ echo "bench.sh: ours $(linkage "$ours"); stock $(linkage "$stock") ($(dpkg-query
 echo "bench.sh: sandbox: private netns + mount ns, /dev/net/tun 0666 (private node), /etc/qemu/bridge.conf 'allow $BRIDGE'"
 
 cd /
-echo "# bare kernel work, as root in-process" >&2
-"$bench" --baseline --out "$baseline" --bridge "$BRIDGE" "$@" ||
-    bk_die "the in-process kernel-work baseline failed"
-chmod 0644 "$baseline"
-
-echo "# round trips, as nobody" >&2
 status=0
-bk_as_nobody "$bench" --ours "$ours" --stock "$stock" --bridge "$BRIDGE" \
-    --baseline-samples "$baseline" --floor /bin/true --kernel-floor "$floor" \
-    --mandated-floor "$mandated" "$@" || status=$?
-[ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; status=1; }
+if [ "$MAIN" = 1 ]; then
+    echo "# bare kernel work, as root in-process" >&2
+    "$bench" --baseline --out "$baseline" --bridge "$BRIDGE" "$@" ||
+        bk_die "the in-process kernel-work baseline failed"
+    chmod 0644 "$baseline"
+
+    echo "# round trips, as nobody" >&2
+    bk_as_nobody "$bench" --ours "$ours" --stock "$stock" --bridge "$BRIDGE" \
+        --baseline-samples "$baseline" --floor /bin/true --kernel-floor "$floor" \
+        --mandated-floor "$mandated" "$@" || status=$?
+    [ -z "$(bk_taps)" ] || { echo "FAIL: TAPs left behind: $(bk_taps | tr '\n' ' ')"; status=1; }
+fi
 
 if [ "$INCLUDES" -gt 0 ]; then
     echo "# policies at scale: writing $INCLUDES per-user include files and $INCLUDES user= rules under /etc/qemu" >&2
