@@ -23,7 +23,7 @@ struct Measurements {
 }
 
 func runComparison(_ options: Options) -> Int32 {
-    guard let oursPath = options.ours, let stockPath = options.stock else { fail("--ours and --stock are required\n\(usage)") }
+    guard let oursPath = options.ours, let stockPath = options.stock else { fail("--ours and --stock are required; --help lists the options") }
     guard options.calls >= 200 else { fail("--calls must be at least 200") }
     raiseDescriptorLimit()
     let ours = Subject(label: "bridgekeeper", path: oursPath, bridge: options.bridge, refusedBridge: options.refusedBridge)

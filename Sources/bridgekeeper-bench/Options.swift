@@ -86,7 +86,7 @@ struct Options {
         var index = 1
         func value() -> String {
             index += 1
-            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value\n\(usage)") }
+            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value; --help lists the options") }
             return arguments[index]
         }
         func number(_ text: String, minimum: Int = 1) -> Int {
@@ -128,7 +128,7 @@ struct Options {
                 say(usage)
                 exit(0)
             default:
-                fail("unknown argument '\(arguments[index])'\n\(usage)")
+                fail("unknown argument '\(arguments[index])'; --help lists the options")
             }
             index += 1
         }

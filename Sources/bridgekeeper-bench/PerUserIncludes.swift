@@ -82,8 +82,8 @@ final class PolicySwitch {
 }
 
 func runPoliciesAtScale(_ options: Options) -> Int32 {
-    guard let oursPath = options.ours, let stockPath = options.stock else { fail("--ours and --stock are required\n\(usage)") }
-    guard let switchPaths = options.policySwitch else { fail("--policy-switch is required\n\(usage)") }
+    guard let oursPath = options.ours, let stockPath = options.stock else { fail("--ours and --stock are required; --help lists the options") }
+    guard let switchPaths = options.policySwitch else { fail("--policy-switch is required; --help lists the options") }
     // Every TAP of a series (five subjects) is held until the series ends, and a bridge holds 1023 ports.
     guard options.includeCalls <= 200 else { fail("--include-calls: at most 200 (every subject's TAPs of a series are held on one bridge)") }
     guard let switcher = PolicySwitch(request: switchPaths.request, acknowledge: switchPaths.acknowledge) else {

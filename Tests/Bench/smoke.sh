@@ -16,7 +16,24 @@ check() {
     if "$@"; then echo "PASS bench-smoke/$name"; pass=$((pass + 1)); else echo "FAIL bench-smoke/$name"; failed=$((failed + 1)); fi
 }
 out=$(mktemp /tmp/bench-smoke.XXXXXX)
-trap 'rm -f "$out"' EXIT
+err=$(mktemp /tmp/bench-smoke.XXXXXX)
+trap 'rm -f "$out" "$err"' EXIT
+
+# The bench's own texts: --help against its golden file, and bad input as one line on stderr,
+# nothing on stdout, exit status 1.
+bench=$root/.build/release/bridgekeeper-bench
+check help-text-golden bash -c "'$bench' --help | diff -u '$root/Tests/Bench/bench-help.golden' -"
+# bad_input NAME EXPECTED-STDERR-LINE ARG...
+bad_input() {
+    local name=$1 expected=$2; shift 2
+    "$bench" "$@" >"$out" 2>"$err"
+    local status=$?
+    check "$name" test "$status" = 1 -a ! -s "$out" -a "$(cat "$err")" = "$expected"
+}
+bad_input bad-input-unknown-argument "bridgekeeper-bench: unknown argument '--bogus'; --help lists the options" --bogus
+bad_input bad-input-missing-value "bridgekeeper-bench: --calls needs a value; --help lists the options" --calls
+bad_input bad-input-no-helpers "bridgekeeper-bench: --ours and --stock are required; --help lists the options"
+bad_input bad-input-policy-switch "bridgekeeper-bench: --policy-switch: expected REQ,ACK (two FIFO paths)" --policies-at-scale --policy-switch onlyone
 
 started=$SECONDS
 INCLUDES=10000 "$root/scripts/bench.sh" --calls 200 --rounds 1 --warmup 2 --pause 0.2 --parallel-taps 20 --parallel-rounds 1 \
