@@ -22,8 +22,9 @@
 # subject of the interleaved series, so ours/stock and ours/floor come from the same run.
 # The mandated floor: Tests/Bench/bench-floor-mandated.c, built as a dynamic PIE (NSS needs a
 # dynamic glibc), adds to those kernel calls only what every helper meeting our requirements
-# must do (the privilege drop, the ACL read, the device resolved by any name and the attachment
-# read back, the stock helper's MTU and MAC); a fourth subject of the same series.
+# must do (the process hygiene and privilege drop, the ACL read, the device resolved by any name
+# and the attachment read back, the stock helper's MTU and MAC, the send timeout, one audit
+# record); a fourth subject of the same series.
 #
 # Steps: (1) as root, bridgekeeper-bench --baseline times the bare kernel work in-process
 # (TUNSETIFF, MTU, MAC, SIOCBRADDIF, IFF_UP) for the "bare kernel work" row; (2) as nobody
