@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
 
 const unsigned int bk_iff_tap = IFF_TAP;
 const unsigned int bk_iff_no_pi = IFF_NO_PI;
@@ -265,4 +267,23 @@ int bk_test_hooks_enabled(void) {
 #else
     return 0;
 #endif
+}
+
+int bk_other_allowed_cpus(int *cpus, int capacity) {
+    cpu_set_t allowed;
+    if (capacity <= 0 || sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+    int here = sched_getcpu();
+    int count = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && count < capacity; cpu++) {
+        if (cpu != here && CPU_ISSET(cpu, &allowed)) cpus[count++] = cpu;
+    }
+    return count;
+}
+
+int bk_thread_attributes_pin(void *attributes, int cpu) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return EINVAL;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return pthread_attr_setaffinity_np((pthread_attr_t *)attributes, sizeof one, &one);
 }

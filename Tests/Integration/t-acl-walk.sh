@@ -300,10 +300,11 @@ done
 mode_select r
 w_try users/10000-includes-root-reads-all-and-stops-at-256-files refused "${P}$CONF:257: more than 256 files included in total"
 
-# The kernel is asked about the 10,000 files at once, on up to 4 threads (one per CPU), before
-# the includes are expanded in order. Whichever thread asked, the answers are the caller's: one
-# reader of two files, u00042 (allow) and u09999 (deny), at the two ends of the list, gets the
-# deny; each reads its own; with no thread to spare (RLIMIT_NPROC) the answers are the same.
+# The kernel is asked about the 10,000 files at once, on up to 4 threads (one per CPU the caller
+# may run on), before the includes are expanded in order. Whichever thread asked, the answers
+# are the caller's: one reader of two files, u00042 (allow) and u09999 (deny), at the two ends
+# of the list, gets the deny; each reads its own; with no thread to spare (RLIMIT_NPROC) or one
+# CPU allowed (taskset) the answers are the same.
 USER42_9999=(setpriv --reuid=65534 --regid=20042 --groups=29999 --)
 USER9999=(setpriv --reuid=65534 --regid=29999 --clear-groups --)
 for mode in s c; do
@@ -317,19 +318,26 @@ for mode in s c; do
     w_try users/10000-includes-no-thread-to-spare-reads-its-own attached ""
     mode_select "$mode" setpriv --reuid=64999 --regid=20042 --groups=29999 -- prlimit --nproc=2:2 --
     w_try users/10000-includes-no-thread-to-spare-gets-the-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
+    mode_select "$mode" taskset -c 0 "${USER42[@]}"
+    w_try users/10000-includes-one-cpu-allowed-reads-its-own attached ""
+    mode_select "$mode" taskset -c 0 "${USER42_9999[@]}"
+    w_try users/10000-includes-one-cpu-allowed-gets-the-deny refused "$(msg_denied /etc/qemu/users/u09999.conf:1 'deny br0' br0)"
 done
 
 # What the threads do, seen by strace (root runs the setuid copy, so it reads every file): the
 # kernel is asked about each of the 10,000 files exactly once before the first of them is
-# opened, by min(CPUs, 4) threads, and every thread but the helper's own has exited by then
-# (the includes are expanded in order by one thread, as before).
+# opened, by min(CPUs allowed, 4) threads, and every thread but the helper's own has exited by
+# then (the includes are expanded in order by one thread, as before). Each extra thread is
+# pinned to its own CPU, not the one the helper's thread was on, and asks through its own
+# descriptor of the directory, opened as "." from the verified one (shared, the kernel's
+# reference counting on one open file made two threads no faster than one).
 it_begin
 cpus=$(nproc)
 threads_expected=$((cpus < 4 ? cpus : 4))
 [ "$cpus" -ge 2 ] || it_problem "this check needs at least 2 CPUs to show more than one thread; this machine has $cpus"
 trace=$BK_SCRATCH/strace-users.txt
 bk_tun_mode 0600
-it_run strace -f -qq -o "$trace" -e trace=execve,faccessat2,openat,exit,clone3,clone "$BKRUN" "$H_SETUID" --use-vnet '--fd={fd}' --br=br0
+it_run strace -f -qq -o "$trace" -e trace=execve,faccessat2,openat,exit,clone3,clone,sched_setaffinity "$BKRUN" "$H_SETUID" --use-vnet '--fd={fd}' --br=br0
 it_expect "exit status" 1 "$IT_RC"
 it_expect "stderr" "${P}$CONF:257: more than 256 files included in total"$'\n' "$IT_ERR"
 helper_pid=$(grep -F "execve(\"$H_SETUID\"" "$trace" | grep ' = 0$' | awk '{print $1; exit}')
@@ -349,8 +357,35 @@ for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u);
     elif [ "$line" -gt "${first_open:-0}" ]; then
         it_problem "expected thread $tid to exit (trace line $line) before the first include is opened (line $first_open)"
     fi
+    # (Lines of two threads can interleave: "<unfinished ...>" ends a call's line, its result
+    # comes on a later "resumed" line; these patterns need only the start of the call.)
+    it_expect "O_PATH descriptors of the directory thread $tid opened as \".\"" 1 "$(grep -cE "^$tid +openat\(-?[0-9]+, \"\.\", [^)]*O_PATH" "$trace")"
+    from=$(grep -E "^$tid +openat\(-?[0-9]+, \"\.\"" "$trace" | sed -E 's/^[0-9]+ +openat\(([0-9]+),.*/\1/')
+    used=$(awk -v t="$tid" '$1 == t' <<<"$probe" | sed -E 's/^[0-9]+ +faccessat2\(([0-9]+),.*/\1/' | sort -u | tr '\n' ' ')
+    main_used=$(awk -v m="$helper_pid" '$1 == m' <<<"$probe" | sed -E 's/^[0-9]+ +faccessat2\(([0-9]+),.*/\1/' | sort -u | tr '\n' ' ')
+    it_expect "descriptors the helper's thread asked through (the one thread $tid opened \".\" from)" "$from " "$main_used"
+    it_expect "descriptors thread $tid asked through (one)" 1 "$(wc -w <<<"$used")"
+    [ "$used" != "$main_used" ] || it_problem "expected thread $tid to ask through its own descriptor, got the helper thread's ($used)"
 done
+# glibc applies a thread's affinity from the creating thread, right after the clone.
+pinned=$(grep -E "^$helper_pid +sched_setaffinity\([0-9]+, [0-9]+, \[[0-9]+\]" "$trace" | sed -E 's/.*\[([0-9]+)\].*/\1/' | sort | tr '\n' ' ')
+it_expect "CPUs the extra threads were pinned to (one each)" "$((threads_expected - 1))" "$(wc -w <<<"$pinned")"
+it_expect "distinct CPUs among them" "$((threads_expected - 1))" "$(tr ' ' '\n' <<<"$pinned" | grep . | sort -u | wc -l)"
+pinned_tids=$(grep -E "^$helper_pid +sched_setaffinity\(" "$trace" | sed -E 's/^[0-9]+ +sched_setaffinity\(([0-9]+),.*/\1/' | sort | tr '\n' ' ')
+asking_tids=$(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u | tr '\n' ' ')
+it_expect "threads pinned are the threads that asked" "$asking_tids" "$pinned_tids"
 it_end "t-acl-walk/setuid-root/users/probe-threads-ask-once-and-exit-before-the-includes-are-read"
+
+# With one CPU allowed (taskset), no thread is started: the helper's own asks about all 10,000.
+it_begin
+trace=$BK_SCRATCH/strace-users-one-cpu.txt
+it_run taskset -c 0 strace -f -qq -o "$trace" -e trace=execve,faccessat2,clone3,clone,sched_setaffinity "$BKRUN" "$H_SETUID" --use-vnet '--fd={fd}' --br=br0
+it_expect "exit status" 1 "$IT_RC"
+it_expect "stderr" "${P}$CONF:257: more than 256 files included in total"$'\n' "$IT_ERR"
+helper_pid=$(grep -F "execve(\"$H_SETUID\"" "$trace" | grep ' = 0$' | awk '{print $1; exit}')
+it_expect "threads that asked with one CPU allowed" 1 "$(grep -E '^[0-9]+ +faccessat2\(-?[0-9]+, "u[0-9]{5}\.conf"' "$trace" | awk '{print $1}' | sort -u | wc -l)"
+it_expect "threads the helper started or pinned" "" "$(grep -E "^$helper_pid +(clone3?|sched_setaffinity)\(" "$trace")"
+it_end "t-acl-walk/setuid-root/users/one-cpu-allowed-no-probe-thread"
 
 # Timing against the stock helper on the same tree, as the gid-20042 user in setuid mode: the
 # best of 5 alternating runs each (the machine is shared; the best run is the least disturbed).

@@ -33,6 +33,15 @@ static inline long bk_claim(long *counter, long amount) {
     return __atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
 }
 
+/// The CPUs the calling thread may run on (its affinity mask, which taskset and cpusets narrow)
+/// other than the one it runs on now, in increasing order: at most `capacity` of them are
+/// written to `cpus`, and the count written is returned (0 when the mask cannot be read).
+int bk_other_allowed_cpus(int *cpus, int capacity);
+
+/// Restricts the threads created with `attributes` (a `pthread_attr_t *`) to the one CPU `cpu`:
+/// 0, or an errno value.
+int bk_thread_attributes_pin(void *attributes, int cpu);
+
 /// IFNAMSIZ (16): interface names are at most 15 bytes plus the terminating NUL.
 enum { bk_ifnamsiz = 16 };
 
