@@ -40,7 +40,8 @@
 # includes, ours with the user= rules, both with the one rule, interleaved call by call, with a
 # root process here putting each call's policy in place as bridge.conf (untimed).
 # Exit status: 0 ok, 1 a call or check failed in either run, 2 ours slower than stock at p50
-# in either run, or the user= rules' decision time above 0.10 of stock's with the includes.
+# in either run, ours above 0.50 of stock's time with the per-user includes, or the user= rules'
+# decision time above 0.10 of stock's with the includes.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -52,8 +52,9 @@ let usage = """
       --policy-switch REQ,ACK  with --policies-at-scale: the switcher's request and
                                acknowledgement FIFOs
     Exit status: 0 ok; 1 a call failed or a check failed; 2 ours slower than stock at p50.
-    (With --policies-at-scale: 2 if ours is slower than stock with the includes at p50, or if
-    ours' decision time with the user= rules is above 0.10 of stock's with the includes.)
+    (With --policies-at-scale: 2 if ours takes more than 0.50 of stock's time with the
+    includes at p50, or if ours' decision time with the user= rules is above 0.10 of
+    stock's with the includes.)
     """
 
 struct Options {

@@ -2,13 +2,12 @@
 # The bench in CI (a `make test` suite): scripts/bench.sh end to end, the main comparison with
 # small counts and the policies at scale at full size (10,000 includes, 10,000 user= rules), so a
 # change that breaks a subject, the policy switcher or the report shows up in CI. It checks that
-# every part ran and reported, and the two policy bounds that hold with room on this project's
-# machines: issue 10's user= decision time at most 0.10 of stock's with the includes (40-call
-# runs: 0.042-0.057), and the per-user includes never slower than stock. Issue 7's own target for
-# them, at most 0.50 of stock, is printed, not checked: it moves with the VM's speed (0.42-0.46
-# in five 40-call runs, 0.51 in one CI run whose machine was fast, since stock's single-threaded
-# walk gains more from that than our two-CPU one). Every other ratio is for `make bench`; its exit
-# status 2 (a target missed) counts as a run that worked.
+# every part ran and reported, and the two policy targets, which hold with room on this
+# project's machines: issue 7's per-user includes at most 0.50 of stock (0.35-0.36 in 40-call
+# runs since the include probe's threads were pinned to their own CPUs) and issue 10's user=
+# decision time at most 0.10 of stock's with the includes (0.042-0.057). Every other ratio is for
+# `make bench`; its exit status 2 counts as a run that worked here when only one of those other
+# targets was missed (the two above are checked from the report).
 # Run as root.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,11 +68,11 @@ check no-taps-left bash -c "! grep -q 'TAPs left behind' '$out'"
 # The two targets, from the lines checked above (the bench's own verdict lines say the same).
 includes=$(sed -n 's/^per-user includes, ratio ours\/stock: p50 \([0-9.]*\) .*/\1/p' "$out")
 decision=$(sed -n 's/^user= rules, decision time .*: ratio \(-\{0,1\}[0-9.]*\) .*/\1/p' "$out")
-echo "# per-user includes ours/stock ${includes:-?} (issue 7's target <= 0.50, not checked here); user= decision time ours/stock ${decision:-?} (target <= 0.10)"
+echo "# per-user includes ours/stock ${includes:-?} (target <= 0.50); user= decision time ours/stock ${decision:-?} (target <= 0.10)"
 at_most() { [ -n "$1" ] && awk -v v="$1" -v limit="$2" 'BEGIN { exit !(v + 0 <= limit + 0) }'; }
-check per-user-includes-never-slower-than-stock at_most "$includes" 1.00
+check issue7-per-user-includes-at-most-half-of-stock at_most "$includes" 0.50
 check issue10-user-rules-decision-at-most-tenth-of-stock at_most "$decision" 0.10
-check verdicts-agree bash -c "! grep -q '^verdict (per-user includes): FAIL' '$out' && grep -q '^verdict (user= rules): target met' '$out'"
+check verdicts-agree bash -c "grep -q '^verdict (per-user includes): target met' '$out' && grep -q '^verdict (user= rules): target met' '$out'"
 if [ "$failed" != 0 ]; then echo "--- the bench's output:"; cat "$out"; fi
 echo "$pass passed, $failed failed"
 [ "$failed" = 0 ]
