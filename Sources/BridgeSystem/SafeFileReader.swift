@@ -537,6 +537,8 @@ private enum IncludeProbe {
         var answers: UnsafeMutablePointer<UInt8>
         var count: Int
         var claimed: UnsafeMutablePointer<Int>
+        /// How many extra threads have finished (each adds 1 as its last access to the job).
+        var finished: UnsafeMutablePointer<Int>
         /// One cache line of answers (the answers start on a line).
         static let batch = 64
     }
@@ -545,18 +547,32 @@ private enum IncludeProbe {
     /// asked by this thread and up to `probeThreads - 1` others, each pinned to another CPU the
     /// helper may run on (none when it may run on one only). A thread that cannot start
     /// (RLIMIT_NPROC, memory) or be pinned leaves more to the others; none outlives this.
+    ///
+    /// A pinned thread cannot be moved by the scheduler: if its CPU is taken by higher-priority
+    /// work (a real-time task), it may not run for a long time, and the join would wait as long.
+    /// So once this thread has run out of names to claim, every extra thread that has not
+    /// finished (one that never ran, or one holding its last batch) is moved to this thread's
+    /// CPU, where it runs as soon as this one sleeps in the join: the others hold at most one
+    /// batch each, and none holds the join up for longer than that.
     static func ask(directory: Int32, names: UnsafePointer<CChar>, starts: UnsafePointer<Int>, count: Int) -> [UInt8] {
         let answers = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1), alignment: Job.batch)
             .bindMemory(to: UInt8.self, capacity: Swift.max(count, 1))
         answers.initialize(repeating: unknown, count: count)
         defer { answers.deallocate() }
-        var claimed = 0
-        withUnsafeMutablePointer(to: &claimed) { claimed in
+        // The two counters each on a cache line of their own, away from the answers.
+        let counters = UnsafeMutableRawPointer.allocate(byteCount: 2 * Job.batch, alignment: Job.batch)
+        defer { counters.deallocate() }
+        let claimed = counters.bindMemory(to: Int.self, capacity: 1)
+        claimed.initialize(to: 0)
+        let finished = (counters + Job.batch).bindMemory(to: Int.self, capacity: 1)
+        finished.initialize(to: 0)
+        do {
             var job = Job(directory: directory, names: names, starts: starts, answers: answers,
-                          count: count, claimed: claimed)
+                          count: count, claimed: claimed, finished: finished)
             withUnsafeMutablePointer(to: &job) { job in
                 var others = [Int32](repeating: -1, count: SafeFileReader.probeThreads - 1)
-                let otherCount = Int(bk_other_allowed_cpus(&others, Int32(others.count)))
+                var mask = bk_cpu_mask()
+                let otherCount = Int(bk_other_allowed_cpus(&others, Int32(others.count), &mask))
                 var started: [pthread_t] = []
                 var attributes = pthread_attr_t()
                 if otherCount > 0 && pthread_attr_init(&attributes) == 0 {
@@ -575,6 +591,11 @@ private enum IncludeProbe {
                     _ = pthread_attr_destroy(&attributes)
                 }
                 answer(job.pointee, through: directory)
+                let finishedCount = finished.withMemoryRebound(to: CLong.self, capacity: 1) { bk_claim($0, 0) }
+                if Int(finishedCount) < started.count {
+                    for thread in started { _ = bk_thread_move_here(UInt(thread)) }
+                    _ = bk_affinity_restore(&mask)
+                }
                 for thread in started { _ = pthread_join(thread, nil) }
             }
         }
@@ -588,6 +609,7 @@ private enum IncludeProbe {
         let own = bk_openat(job.directory, ".", bk_o_path | O_DIRECTORY | O_CLOEXEC)
         answer(job, through: own >= 0 ? own : job.directory)
         if own >= 0 { close(own) }
+        _ = job.finished.withMemoryRebound(to: CLong.self, capacity: 1) { bk_claim($0, 1) }
     }
 
     private static func answer(_ job: Job, through directory: Int32) {

@@ -269,9 +269,12 @@ int bk_test_hooks_enabled(void) {
 #endif
 }
 
-int bk_other_allowed_cpus(int *cpus, int capacity) {
+_Static_assert(sizeof(bk_cpu_mask) == sizeof(cpu_set_t), "bk_cpu_mask is a cpu_set_t");
+
+int bk_other_allowed_cpus(int *cpus, int capacity, bk_cpu_mask *saved) {
     cpu_set_t allowed;
-    if (capacity <= 0 || sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+    memcpy(saved, &allowed, sizeof allowed);
     int here = sched_getcpu();
     int count = 0;
     for (int cpu = 0; cpu < CPU_SETSIZE && count < capacity; cpu++) {
@@ -286,4 +289,19 @@ int bk_thread_attributes_pin(void *attributes, int cpu) {
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     return pthread_attr_setaffinity_np((pthread_attr_t *)attributes, sizeof one, &one);
+}
+
+int bk_thread_move_here(unsigned long thread) {
+    int here = sched_getcpu();
+    if (here < 0 || here >= CPU_SETSIZE) return errno;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(here, &one);
+    return pthread_setaffinity_np((pthread_t)thread, sizeof one, &one);
+}
+
+int bk_affinity_restore(const bk_cpu_mask *mask) {
+    cpu_set_t allowed;
+    memcpy(&allowed, mask, sizeof allowed);
+    return sched_setaffinity(0, sizeof allowed, &allowed) == 0 ? 0 : errno;
 }

@@ -367,13 +367,17 @@ for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u);
     it_expect "descriptors thread $tid asked through (one)" 1 "$(wc -w <<<"$used")"
     [ "$used" != "$main_used" ] || it_problem "expected thread $tid to ask through its own descriptor, got the helper thread's ($used)"
 done
-# glibc applies a thread's affinity from the creating thread, right after the clone.
-pinned=$(grep -E "^$helper_pid +sched_setaffinity\([0-9]+, [0-9]+, \[[0-9]+\]" "$trace" | sed -E 's/.*\[([0-9]+)\].*/\1/' | sort | tr '\n' ' ')
+# glibc applies a thread's affinity from the creating thread, right after the clone: the first
+# sched_setaffinity naming each thread is its pinning (a later one, to the helper thread's CPU,
+# moves a thread that had not finished when the helper's thread ran out of names).
+pinned=""
+for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u); do
+    first=$(grep -E "^$helper_pid +sched_setaffinity\($tid, " "$trace" | head -n 1)
+    [[ $first =~ \[([0-9]+)\] ]] || { it_problem "expected thread $tid to be pinned to one CPU when created, got '${first:-no sched_setaffinity}'"; continue; }
+    pinned+="${BASH_REMATCH[1]} "
+done
 it_expect "CPUs the extra threads were pinned to (one each)" "$((threads_expected - 1))" "$(wc -w <<<"$pinned")"
 it_expect "distinct CPUs among them" "$((threads_expected - 1))" "$(tr ' ' '\n' <<<"$pinned" | grep . | sort -u | wc -l)"
-pinned_tids=$(grep -E "^$helper_pid +sched_setaffinity\(" "$trace" | sed -E 's/^[0-9]+ +sched_setaffinity\(([0-9]+),.*/\1/' | sort | tr '\n' ' ')
-asking_tids=$(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u | tr '\n' ' ')
-it_expect "threads pinned are the threads that asked" "$asking_tids" "$pinned_tids"
 it_end "t-acl-walk/setuid-root/users/probe-threads-ask-once-and-exit-before-the-includes-are-read"
 
 # With one CPU allowed (taskset), no thread is started: the helper's own asks about all 10,000.
@@ -386,6 +390,38 @@ helper_pid=$(grep -F "execve(\"$H_SETUID\"" "$trace" | grep ' = 0$' | awk '{prin
 it_expect "threads that asked with one CPU allowed" 1 "$(grep -E '^[0-9]+ +faccessat2\(-?[0-9]+, "u[0-9]{5}\.conf"' "$trace" | awk '{print $1}' | sort -u | wc -l)"
 it_expect "threads the helper started or pinned" "" "$(grep -E "^$helper_pid +(clone3?|sched_setaffinity)\(" "$trace")"
 it_end "t-acl-walk/setuid-root/users/one-cpu-allowed-no-probe-thread"
+
+# A pinned thread cannot be moved by the scheduler, so a CPU taken by a real-time task would hold
+# it (and the join) until the kernel's real-time throttling lets it run, up to about 1 s. Once the
+# helper's thread has run out of names, it moves each unfinished thread to its own CPU. Here a
+# SCHED_FIFO busy loop holds the last CPU for 3 s (it stops itself) while the gid-20042 user
+# calls the setuid copy 4 times: each call must take well under the throttling period.
+it_begin
+last_cpu=$(($(nproc) - 1))
+if [ "$last_cpu" -lt 1 ]; then
+    it_problem "this check needs at least 2 CPUs; this machine has $(nproc)"
+else
+    bk_tun_mode 0600
+    chrt -f 10 taskset -c "$last_cpu" bash -c 'end=$((SECONDS + 3)); while [ "$SECONDS" -lt "$end" ]; do :; done' &
+    hog=$!
+    sleep 0.2
+    [[ $(chrt -p "$hog" 2>&1) == *"policy: SCHED_FIFO"* ]] || it_problem "expected the busy loop to run as SCHED_FIFO, chrt -p says: $(chrt -p "$hog" 2>&1 | tr '\n' ' ')"
+    [ "$(taskset -pc "$hog" 2>&1 | sed 's/.*: //')" = "$last_cpu" ] || it_problem "expected the busy loop on CPU $last_cpu only, taskset -p says: $(taskset -pc "$hog" 2>&1)"
+    slowest=0
+    for ((call = 1; call <= 4; call++)); do
+        start=$(date +%s%N)
+        it_run "${USER42[@]}" "$BKRUN" "$H_SETUID" --use-vnet '--fd={fd}' --br=br0
+        ms=$((($(date +%s%N) - start) / 1000000))
+        [ "$ms" -le "$slowest" ] || slowest=$ms
+        it_expect "exit status (call $call)" 0 "$IT_RC"
+        it_expect "stderr (call $call)" "" "$IT_ERR"
+        it_expect_no_taps
+    done
+    wait "$hog" || it_problem "expected the real-time busy loop to run its 3 s and exit 0, got status $?"
+    [ "$slowest" -le 300 ] || it_problem "expected each call to take at most 300 ms with CPU $last_cpu held by a real-time task, the slowest took $slowest ms"
+    echo "# t-acl-walk/users: CPU $last_cpu held by a SCHED_FIFO loop: slowest of 4 calls $slowest ms"
+fi
+it_end "t-acl-walk/setuid/users/real-time-task-on-a-pinned-cpu-holds-nothing-up"
 
 # Timing against the stock helper on the same tree, as the gid-20042 user in setuid mode: the
 # best of 5 alternating runs each (the machine is shared; the best run is the least disturbed).

@@ -33,14 +33,26 @@ static inline long bk_claim(long *counter, long amount) {
     return __atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
 }
 
+/// A thread's CPU affinity mask, saved whole (the size of glibc's cpu_set_t: 1024 CPUs).
+typedef struct { unsigned long long words[16]; } bk_cpu_mask;
+
 /// The CPUs the calling thread may run on (its affinity mask, which taskset and cpusets narrow)
 /// other than the one it runs on now, in increasing order: at most `capacity` of them are
-/// written to `cpus`, and the count written is returned (0 when the mask cannot be read).
-int bk_other_allowed_cpus(int *cpus, int capacity);
+/// written to `cpus`, and the count written is returned (0 when the mask cannot be read). The
+/// whole mask is saved in `saved`.
+int bk_other_allowed_cpus(int *cpus, int capacity, bk_cpu_mask *saved);
 
 /// Restricts the threads created with `attributes` (a `pthread_attr_t *`) to the one CPU `cpu`:
 /// 0, or an errno value.
 int bk_thread_attributes_pin(void *attributes, int cpu);
+
+/// Moves `thread` (a `pthread_t`) to the CPU the calling thread runs on now, and keeps it
+/// there: 0, or an errno value. If `thread` has already exited, glibc applies the mask to the
+/// calling thread instead (its kernel id is 0 by then): put the caller's own mask back after.
+int bk_thread_move_here(unsigned long thread);
+
+/// Sets the calling thread's affinity mask to `mask`: 0, or an errno value.
+int bk_affinity_restore(const bk_cpu_mask *mask);
 
 /// IFNAMSIZ (16): interface names are at most 15 bytes plus the terminating NUL.
 enum { bk_ifnamsiz = 16 };
