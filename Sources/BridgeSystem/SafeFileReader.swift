@@ -93,9 +93,9 @@ public final class SafeFileReader: ACLFileSource {
     /// directory of its first include. That directory is walked and verified now, as the first
     /// of them would walk it (a failure answers nothing: the includes then report it in order),
     /// and the kernel is asked with `faccessat` which of the files the caller may read, on up to
-    /// `probeThreads` threads, one per CPU the helper may run on, all joined before this returns. Only ENOENT
-    /// and EACCES answer "unavailable", the answer `openLeaf` would act on; a readable file and
-    /// any other error are loaded in order with every check, as without this.
+    /// `probeThreads` threads, one per CPU the helper may run on, all joined before this returns.
+    /// Only ENOENT and EACCES answer "unavailable", the answer `openLeaf` would act on; a
+    /// readable file and any other error are loaded in order with every check, as without this.
     public func unavailable(includes bytes: UnsafeBufferPointer<UInt8>, at ranges: [Range<Int>]) -> [Bool]? {
         guard ranges.count >= Self.probeMinimum, let base = bytes.baseAddress else { return nil }
         // The directory of the first include, walked like `load` walks it.
@@ -566,38 +566,36 @@ private enum IncludeProbe {
         claimed.initialize(to: 0)
         let finished = (counters + Job.batch).bindMemory(to: Int.self, capacity: 1)
         finished.initialize(to: 0)
-        do {
-            var job = Job(directory: directory, names: names, starts: starts, answers: answers,
-                          count: count, claimed: claimed, finished: finished)
-            withUnsafeMutablePointer(to: &job) { job in
-                var others = [Int32](repeating: -1, count: SafeFileReader.probeThreads - 1)
-                var mask = bk_cpu_mask()
-                let otherCount = Int(bk_other_allowed_cpus(&others, Int32(others.count), &mask))
-                var started: [pthread_t] = []
-                var attributes = pthread_attr_t()
-                if otherCount > 0 && pthread_attr_init(&attributes) == 0 {
-                    // The loop needs a few hundred bytes of stack; the default (RLIMIT_STACK,
-                    // often 8 MiB) would count against the address space the helper keeps.
-                    _ = pthread_attr_setstacksize(&attributes, 64 << 10)
-                    for cpu in others.prefix(otherCount) {
-                        guard bk_thread_attributes_pin(&attributes, cpu) == 0 else { continue }
-                        var thread = pthread_t()
-                        let created = pthread_create(&thread, &attributes, { raw in
-                            if let raw { IncludeProbe.answerThroughOwnDescriptor(raw.assumingMemoryBound(to: Job.self).pointee) }
-                            return nil
-                        }, UnsafeMutableRawPointer(job))
-                        if created == 0 { started.append(thread) }
-                    }
-                    _ = pthread_attr_destroy(&attributes)
+        var job = Job(directory: directory, names: names, starts: starts, answers: answers,
+                      count: count, claimed: claimed, finished: finished)
+        withUnsafeMutablePointer(to: &job) { job in
+            var others = [Int32](repeating: -1, count: SafeFileReader.probeThreads - 1)
+            var mask = bk_cpu_mask()
+            let otherCount = Int(bk_other_allowed_cpus(&others, Int32(others.count), &mask))
+            var started: [pthread_t] = []
+            var attributes = pthread_attr_t()
+            if otherCount > 0 && pthread_attr_init(&attributes) == 0 {
+                // The loop needs a few hundred bytes of stack; the default (RLIMIT_STACK,
+                // often 8 MiB) would count against the address space the helper keeps.
+                _ = pthread_attr_setstacksize(&attributes, 64 << 10)
+                for cpu in others.prefix(otherCount) {
+                    guard bk_thread_attributes_pin(&attributes, cpu) == 0 else { continue }
+                    var thread = pthread_t()
+                    let created = pthread_create(&thread, &attributes, { raw in
+                        if let raw { IncludeProbe.answerThroughOwnDescriptor(raw.assumingMemoryBound(to: Job.self).pointee) }
+                        return nil
+                    }, UnsafeMutableRawPointer(job))
+                    if created == 0 { started.append(thread) }
                 }
-                answer(job.pointee, through: directory)
-                let finishedCount = finished.withMemoryRebound(to: CLong.self, capacity: 1) { bk_claim($0, 0) }
-                if Int(finishedCount) < started.count {
-                    for thread in started { _ = bk_thread_move_here(UInt(thread)) }
-                    _ = bk_affinity_restore(&mask)
-                }
-                for thread in started { _ = pthread_join(thread, nil) }
+                _ = pthread_attr_destroy(&attributes)
             }
+            answer(job.pointee, through: directory)
+            let finishedCount = finished.withMemoryRebound(to: CLong.self, capacity: 1) { bk_claim($0, 0) }
+            if Int(finishedCount) < started.count {
+                for thread in started { _ = bk_thread_move_here(UInt(thread)) }
+                _ = bk_affinity_restore(&mask)
+            }
+            for thread in started { _ = pthread_join(thread, nil) }
         }
         return Array(UnsafeBufferPointer(start: answers, count: count))
     }
