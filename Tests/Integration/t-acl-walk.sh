@@ -349,7 +349,11 @@ probe=$(head -n "$((${first_open:-1} - 1))" "$trace" | grep -E '^[0-9]+ +faccess
 it_expect "faccessat2 calls on per-user files before the first is opened" 10001 "$(grep -c . <<<"$probe")"
 it_expect "distinct per-user files asked about" 10000 "$(grep -oE '"u[0-9]{5}\.conf"' <<<"$probe" | sort -u | wc -l)"
 it_expect "threads that asked (min(CPUs, 4))" "$threads_expected" "$(awk '{print $1}' <<<"$probe" | sort -u | wc -l)"
-for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u); do
+# asked_through TID: the descriptors TID's faccessat2 calls above went through, space-separated.
+asked_through() { awk -v t="$1" '$1 == t' <<<"$probe" | sed -E 's/^[0-9]+ +faccessat2\(([0-9]+),.*/\1/' | sort -u | tr '\n' ' '; }
+extra_tids=$(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u)
+main_used=$(asked_through "$helper_pid")
+for tid in $extra_tids; do
     # ("exit(0) = ?", or "exit(0 <unfinished ...>" when another thread's line comes between.)
     line=$(grep -nE "^$tid +exit\(0[ )]" "$trace" | head -n 1 | cut -d: -f1)
     if [ -z "$line" ]; then
@@ -361,8 +365,7 @@ for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u);
     # comes on a later "resumed" line; these patterns need only the start of the call.)
     it_expect "O_PATH descriptors of the directory thread $tid opened as \".\"" 1 "$(grep -cE "^$tid +openat\(-?[0-9]+, \"\.\", [^)]*O_PATH" "$trace")"
     from=$(grep -E "^$tid +openat\(-?[0-9]+, \"\.\"" "$trace" | sed -E 's/^[0-9]+ +openat\(([0-9]+),.*/\1/')
-    used=$(awk -v t="$tid" '$1 == t' <<<"$probe" | sed -E 's/^[0-9]+ +faccessat2\(([0-9]+),.*/\1/' | sort -u | tr '\n' ' ')
-    main_used=$(awk -v m="$helper_pid" '$1 == m' <<<"$probe" | sed -E 's/^[0-9]+ +faccessat2\(([0-9]+),.*/\1/' | sort -u | tr '\n' ' ')
+    used=$(asked_through "$tid")
     it_expect "descriptors the helper's thread asked through (the one thread $tid opened \".\" from)" "$from " "$main_used"
     it_expect "descriptors thread $tid asked through (one)" 1 "$(wc -w <<<"$used")"
     [ "$used" != "$main_used" ] || it_problem "expected thread $tid to ask through its own descriptor, got the helper thread's ($used)"
@@ -371,7 +374,7 @@ done
 # sched_setaffinity naming each thread is its pinning (a later one, to the helper thread's CPU,
 # moves a thread that had not finished when the helper's thread ran out of names).
 pinned=""
-for tid in $(awk -v m="$helper_pid" '$1 != m {print $1}' <<<"$probe" | sort -u); do
+for tid in $extra_tids; do
     first=$(grep -E "^$helper_pid +sched_setaffinity\($tid, " "$trace" | head -n 1)
     [[ $first =~ \[([0-9]+)\] ]] || { it_problem "expected thread $tid to be pinned to one CPU when created, got '${first:-no sched_setaffinity}'"; continue; }
     pinned+="${BASH_REMATCH[1]} "
